@@ -1,0 +1,40 @@
+# `make test` is the one command CI runs: it makes the virtualenv, installs, lints, type-checks and tests.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: test test-only lint type example golden schema bench clean
+
+$(INSTALLED): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[test,lint]"
+	touch $@
+
+test: lint type test-only
+
+test-only: $(INSTALLED)
+	$(BIN)/python -m pytest -q
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check sluiceway tests examples bench
+	$(BIN)/ruff format --check sluiceway tests examples bench
+
+type: $(INSTALLED)
+	$(BIN)/mypy
+
+example: $(INSTALLED)
+	$(BIN)/sluiceway compile examples/quickstart.py -o quickstart.yaml
+	@echo "Wrote quickstart.yaml"
+
+# Regenerate the checked-in golden IR files and the IR's JSON Schema.
+golden: $(INSTALLED)
+	SLUICEWAY_UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q tests/test_examples.py tests/core/test_schema.py
+
+bench: $(INSTALLED)
+	$(BIN)/python -m pip install -q -e ".[bench]"
+	$(BIN)/python bench/compile.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
