@@ -90,6 +90,6 @@ def _without_sources(value: Any) -> Any:
     if isinstance(value, dict):
         is_node = value.get("kind") in _NODE_KINDS
         return {key: _without_sources(item) for key, item in value.items() if not (is_node and key == "source")}
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         return [_without_sources(item) for item in value]
     return value

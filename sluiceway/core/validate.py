@@ -207,7 +207,9 @@ class _Checker:
                 continue
             given = self._producer_type(context, binding, (), "outputs", "")
             if given and not types.accepts(output.type, given):
-                self.report(f"output '{output.name}' is a {output.type} but is bound to a {given}", graph=label, field="outputs")
+                self.report(
+                    f"output '{output.name}' is declared as {_a(output.type)} but is bound to {_a(given)}", graph=label, field="outputs"
+                )
         for name in graph.outputs:
             if not any(o.name == name for o in outputs):
                 self.report(f"binds output '{name}', which is not declared", graph=label, field="outputs")

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import functools
 import inspect
+import typing
 from collections.abc import Callable
 from typing import Any
 
 from ..core import ir, types
 from ..core.errors import DefinitionError
 from ..core.names import node_name_problem, sanitize
-from .annotations import describe_parameter
+from .annotations import describe_parameter, type_name
 from .components import BaseComponent, _default, _signature, _where
 from .context import ComponentTable, GraphBuilder, building
 from .refs import PipelineParameter, Ref, TaskOutput
@@ -83,10 +84,10 @@ class Pipeline(BaseComponent):
         builder = GraphBuilder(self.name, table)
         with building(builder):
             result = func(**stand_ins)
-        outputs, bindings = self._outputs(result, where)
+        outputs, bindings = self._outputs(result, _declared_output_types(hints.get("return"), where), where)
         return tuple(parameters), builder.to_nodes(), outputs, bindings
 
-    def _outputs(self, result: Any, where: str) -> tuple[tuple[ir.OutputSpec, ...], dict[str, ir.OutputRef]]:
+    def _outputs(self, result: Any, declared: dict[str, str], where: str) -> tuple[tuple[ir.OutputSpec, ...], dict[str, ir.OutputRef]]:
         if result is None:
             return (), {}
         fields = getattr(result, "_fields", None)
@@ -102,7 +103,10 @@ class Pipeline(BaseComponent):
                     f"{where}: pipeline '{self.name}' returns {kind} as '{output_name}'; a pipeline can only return task outputs"
                 )
             producer = value.task
-            if isinstance(producer, ImporterTask):
+            if output_name in declared:
+                # The validator checks that the bound output really has the declared type.
+                output_type = declared[output_name]
+            elif isinstance(producer, ImporterTask):
                 output_type = producer.artifact_type
             else:
                 spec = producer.component_spec.output(value.name)
@@ -112,6 +116,17 @@ class Pipeline(BaseComponent):
             assert isinstance(argument, ir.OutputRef)
             bindings[output_name] = argument
         return tuple(outputs), bindings
+
+
+def _declared_output_types(annotation: Any, where: str) -> dict[str, str]:
+    """Output name -> type, from a pipeline function's return annotation (if any)."""
+    if annotation is None or annotation is type(None):
+        return {}
+    fields = getattr(annotation, "_fields", None)
+    if fields is not None:
+        field_types = typing.get_type_hints(annotation)
+        return {field: type_name(field_types.get(field), f"{where}: output '{field}'") for field in fields}
+    return {"Output": type_name(annotation, f"{where}: return value")}
 
 
 def pipeline(

@@ -79,7 +79,7 @@ class PluginManager:
         for kind, hook_name in _PROVIDER_HOOKS.items():
             caller = getattr(self.pm.hook, hook_name)
             # Each plugin is called on its own so that the registry knows who registered what.
-            for implementation in reversed(caller.get_hookimpls()):
+            for implementation in caller.get_hookimpls():
                 name = implementation.plugin_name
                 implementation.function(register=Registrar(registry, kind, name, self._origins.get(name, name)))
         return registry

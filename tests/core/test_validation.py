@@ -1,0 +1,318 @@
+"""Validation rejects broken pipelines, naming the pipeline, task, field and source line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sluiceway import compiler, dsl
+from sluiceway.core import PipelineValidationError, loads
+from sluiceway.core.validate import find_problems
+
+THIS_FILE = Path(__file__)
+
+
+def line_of(marker: str) -> str:
+    """'test_validation.py:N' for the line carrying the comment `# @marker`."""
+    for number, text in enumerate(THIS_FILE.read_text().splitlines(), start=1):
+        if text.rstrip().endswith(f"# @{marker}"):
+            return f"{THIS_FILE.name}:{number}"
+    raise AssertionError(f"marker {marker} not found")
+
+
+def problems_of(pipeline_func) -> list[str]:
+    with pytest.raises(PipelineValidationError) as caught:
+        compiler.compile_pipeline(pipeline_func)
+    return [str(problem) for problem in caught.value.problems]
+
+
+@dsl.component
+def make_number() -> int:
+    return 1
+
+
+@dsl.component
+def make_text() -> str:
+    return "a"
+
+
+@dsl.component
+def add(a: int, b: int = 0) -> int:
+    return a + b
+
+
+@dsl.component
+def read_dataset(data: dsl.Input[dsl.Dataset]) -> str:
+    return data.path
+
+
+@dsl.component
+def train(model: dsl.Output[dsl.Model]):
+    pass
+
+
+@dsl.component
+def shout(text: str) -> str:
+    return text.upper()
+
+
+def test_int_into_dataset_is_rejected_with_its_location():
+    @dsl.pipeline(name="typed")
+    def typed():
+        number = make_number()
+        read_dataset(data=number.output)  # @int-into-dataset
+
+    (problem,) = problems_of(typed)
+    assert line_of("int-into-dataset") in problem
+    assert "pipeline 'typed'" in problem
+    assert "task 'read-dataset'" in problem
+    assert "field 'arguments.data'" in problem
+    assert "expects a Dataset, but is given an int (output 'Output' of task 'make-number')" in problem
+
+
+def test_model_into_str_is_rejected():
+    @dsl.pipeline(name="typed")
+    def typed():
+        trained = train()
+        shout(text=trained.outputs["model"])  # @model-into-str
+
+    (problem,) = problems_of(typed)
+    assert line_of("model-into-str") in problem
+    assert "expects a str, but is given a Model" in problem
+
+
+def test_constant_of_the_wrong_type_is_rejected():
+    @dsl.pipeline(name="typed")
+    def typed():
+        add(a="three")  # @str-constant
+
+    (problem,) = problems_of(typed)
+    assert line_of("str-constant") in problem and "expects an int, but is given a str (constant 'three')" in problem
+
+
+def test_an_int_is_accepted_where_a_float_is_expected():
+    @dsl.component
+    def half(x: float) -> float:
+        return x / 2
+
+    @dsl.pipeline(name="widening")
+    def widening():
+        half(x=make_number().output)
+
+    assert compiler.compile_pipeline(widening).name == "widening"
+
+
+def test_missing_required_input_is_rejected():
+    @dsl.pipeline(name="missing")
+    def missing():
+        add(b=2)  # @missing-input
+
+    (problem,) = problems_of(missing)
+    assert line_of("missing-input") in problem
+    assert "missing required input 'a' of component 'add'" in problem and "field 'arguments.a'" in problem
+
+
+def test_unknown_input_is_rejected_and_lists_the_inputs_there_are():
+    @dsl.pipeline(name="unknown")
+    def unknown():
+        add(a=1, c=2)  # @unknown-input
+
+    (problem,) = problems_of(unknown)
+    assert line_of("unknown-input") in problem
+    assert "component 'add' has no input 'c' (inputs: a, b)" in problem
+
+
+def test_a_cycle_through_after_is_rejected():
+    @dsl.pipeline(name="cyclic")
+    def cyclic():
+        first = make_number()
+        second = add(a=first.output)
+        first.after(second)
+
+    (problem,) = problems_of(cyclic)
+    assert "dependency cycle: " in problem
+    assert "make-number -> add -> make-number" in problem or "add -> make-number -> add" in problem
+
+
+def test_a_task_depending_on_itself_is_rejected():
+    @dsl.pipeline(name="selfish")
+    def selfish():
+        task = make_number()
+        task.after(task)
+
+    (problem,) = problems_of(selfish)
+    assert "'make-number' depends on itself" in problem
+
+
+def test_parallel_for_over_a_constant_that_is_not_a_list():
+    @dsl.pipeline(name="loop")
+    def loop():
+        with dsl.ParallelFor(5):  # @loop-over-int
+            make_number()
+
+    (problem,) = problems_of(loop)
+    assert line_of("loop-over-int") in problem and "ParallelFor needs a list, got int 5" in problem
+
+
+def test_parallel_for_over_a_str_parameter_or_output():
+    @dsl.pipeline(name="loop")
+    def loop(names: str = "a,b"):
+        with dsl.ParallelFor(names):  # @loop-over-param
+            make_number()
+        with dsl.ParallelFor(make_text().output):  # @loop-over-output
+            make_number()
+
+    found = problems_of(loop)
+    assert len(found) == 2
+    assert line_of("loop-over-param") in found[0] and "ParallelFor needs a list, got a str" in found[0]
+    assert line_of("loop-over-output") in found[1] and "ParallelFor needs a list, got a str" in found[1]
+
+
+def test_using_a_loop_task_output_outside_the_loop_needs_collected():
+    @dsl.pipeline(name="leak")
+    def leak():
+        with dsl.ParallelFor([1, 2]) as item:
+            inner = add(a=item)
+        add(a=inner.output)  # @leak
+
+    (problem,) = problems_of(leak)
+    assert line_of("leak") in problem and "use dsl.Collected" in problem
+
+
+def test_using_a_conditional_task_output_outside_the_branch_is_rejected():
+    @dsl.pipeline(name="leak")
+    def leak():
+        number = make_number()
+        with dsl.If(number.output > 0):
+            inner = add(a=number.output)
+        add(a=inner.output)  # @cond-leak
+
+    (problem,) = problems_of(leak)
+    assert line_of("cond-leak") in problem and "runs only under condition 'condition'" in problem
+
+
+def test_final_status_outside_an_exit_handler_is_rejected():
+    @dsl.component
+    def report(status: dsl.PipelineTaskFinalStatus):
+        print(status.state)
+
+    @dsl.pipeline(name="status")
+    def status():
+        report()  # @status
+
+    (problem,) = problems_of(status)
+    assert line_of("status") in problem and "only an ExitHandler's exit task can take the final status" in problem
+
+
+def test_comparing_an_artifact_is_rejected():
+    @dsl.pipeline(name="compare")
+    def compare():
+        trained = train()
+        with dsl.If(trained.outputs["model"] == "x"):  # @compare-artifact
+            make_number()
+
+    (problem,) = problems_of(compare)
+    assert line_of("compare-artifact") in problem and "a condition can only compare parameters, not a Model" in problem
+
+
+def test_every_problem_is_reported_at_once():
+    @dsl.pipeline(name="many")
+    def many():
+        add(b=1)
+        add(a="x")
+        read_dataset(data=5)
+
+    assert len(problems_of(many)) == 3
+
+
+def test_bad_task_settings_are_rejected():
+    @dsl.pipeline(name="settings")
+    def settings():
+        make_number().set_cpu_limit("two cores").set_retry(-1).set_env_variable("BAD-NAME", "x")  # @settings
+
+    found = problems_of(settings)
+    assert len(found) == 3
+    assert all(line_of("settings") in problem for problem in found)
+    assert any("'two cores' is not a resource quantity" in p and "settings.resources.cpu_limit" in p for p in found)
+    assert any("retries cannot be negative" in p for p in found)
+    assert any("'BAD-NAME' is not a valid environment variable name" in p for p in found)
+
+
+# --- IR documents written by hand or by other tools --------------------------------------------
+
+MINIMAL = """
+apiVersion: sluiceway.dev/v1alpha1
+kind: Pipeline
+name: {name}
+nodes:
+- {{kind: task, name: {first}, component: echo, arguments: {{text: {{kind: constant, value: hi}}}}, source: hand.py:3}}
+- {{kind: task, name: {second}, component: echo, arguments: {{text: {argument}}}, source: hand.py:4}}
+components:
+  echo:
+    name: echo
+    implementation: {{kind: container, image: alpine, command: [echo, {{kind: input_value, input: text}}]}}
+    inputs: [{{name: text, type: str}}]
+    outputs: [{{name: out, type: str}}]
+"""
+
+
+def document(name="hand", first="first", second="second", argument="{kind: output, task: first, output: out}"):
+    return loads(MINIMAL.format(name=name, first=first, second=second, argument=argument))
+
+
+def test_the_hand_written_document_is_valid():
+    assert find_problems(document()) == []
+
+
+def test_duplicate_task_names_are_rejected():
+    (problem,) = map(str, find_problems(document(second="first")))
+    assert "duplicate name 'first' (first defined at hand.py:3)" in problem and "hand.py:4" in problem
+
+
+@pytest.mark.parametrize("bad", ["Second", "2nd", "second_task", "a" * 64, "-second"])
+def test_names_no_kubernetes_backend_can_use_are_rejected(bad):
+    (problem,) = map(str, find_problems(document(second=bad, argument="{kind: constant, value: x}")))
+    assert f"task '{bad}'" in problem and "field 'name'" in problem
+    assert "Kubernetes backends" in problem
+
+
+def test_an_invalid_pipeline_name_is_rejected():
+    (problem,) = map(str, find_problems(document(name="My Pipeline")))
+    assert "pipeline 'My Pipeline'" in problem and "field 'name'" in problem and "e.g. 'my-pipeline'" in problem
+
+
+@pytest.mark.parametrize(
+    ("argument", "message"),
+    [
+        ("{kind: output, task: nowhere, output: out}", "refers to unknown task 'nowhere'"),
+        ("{kind: output, task: first, output: nothing}", "task 'first' has no output 'nothing'"),
+        ("{kind: parameter, name: nothing}", "unknown pipeline parameter 'nothing'"),
+        ("{kind: loop_item, loop: nowhere}", "uses the item of loop 'nowhere', which does not enclose it"),
+    ],
+)
+def test_unknown_references_are_rejected(argument, message):
+    (problem,) = map(str, find_problems(document(argument=argument)))
+    assert message in problem and "task 'second'" in problem and "hand.py:4" in problem
+
+
+def test_unknown_component_is_rejected():
+    text = MINIMAL.format(name="hand", first="first", second="second", argument="{kind: constant, value: x}")
+    (problem,) = map(
+        str, find_problems(loads(text.replace("component: echo, arguments: {text: {kind: constant, value: x}}", "component: nope")))
+    )
+    assert "unknown component 'nope'" in problem
+
+
+def test_duplicate_input_names_in_a_component_are_rejected():
+    text = MINIMAL.format(name="hand", first="first", second="second", argument="{kind: constant, value: x}")
+    text = text.replace("inputs: [{name: text, type: str}]", "inputs: [{name: text, type: str}, {name: text, type: int}]")
+    found = [str(p) for p in find_problems(loads(text))]
+    assert any("duplicate name 'text' among inputs and outputs" in p and "pipeline 'hand/echo'" in p for p in found)
+
+
+def test_placeholders_must_name_real_inputs():
+    text = MINIMAL.format(name="hand", first="first", second="second", argument="{kind: constant, value: x}")
+    text = text.replace("{kind: input_value, input: text}", "{kind: input_value, input: txet}")
+    (problem,) = map(str, find_problems(loads(text)))
+    assert "placeholder names unknown input 'txet'" in problem

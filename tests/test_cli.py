@@ -1,0 +1,92 @@
+"""The `sluiceway` command, run as a real process."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from sluiceway.core import load
+
+TWO_PIPELINES = """
+from sluiceway import dsl
+
+
+@dsl.component
+def hello(name: str) -> str:
+    return "hello " + name
+
+
+@dsl.pipeline(name="first")
+def first(name: str = "world"):
+    hello(name=name)
+
+
+@dsl.pipeline(name="second")
+def second():
+    hello(name="again")
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "pipelines.py") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_compile_picks_the_only_pipeline(tmp_path, cli):
+    source = write(tmp_path, TWO_PIPELINES.replace('@dsl.pipeline(name="second")\ndef second():\n    hello(name="again")\n', ""))
+    result = cli("compile", str(source), "-o", str(tmp_path / "out.yaml"))
+    assert result.returncode == 0, result.stderr
+    assert "Wrote" in result.stdout and load(tmp_path / "out.yaml").name == "first"
+
+
+def test_compile_asks_which_pipeline_when_there_are_several(tmp_path, cli):
+    source = write(tmp_path, TWO_PIPELINES)
+    result = cli("compile", str(source), "-o", str(tmp_path / "out.yaml"))
+    assert result.returncode == 1
+    assert f"2 pipelines found; choose one: {source}:first, {source}:second" in result.stderr
+    chosen = cli("compile", f"{source}:second", "-o", str(tmp_path / "out.json"))
+    assert chosen.returncode == 0, chosen.stderr
+    assert load(tmp_path / "out.json").name == "second"
+
+
+def test_compile_reports_validation_problems_without_a_traceback(tmp_path, cli):
+    source = write(tmp_path, TWO_PIPELINES.replace('hello(name="again")', "hello(name=3)"))
+    result = cli("compile", f"{source}:second", "-o", str(tmp_path / "out.yaml"))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert (
+        "pipelines.py:17, pipeline 'second', task 'hello', field 'arguments.name': expects a str, but is given an int (constant 3)"
+        in result.stderr
+    )
+    assert not (tmp_path / "out.yaml").exists()
+
+
+def test_compile_names_the_line_of_an_error_in_user_code(tmp_path, cli):
+    source = write(tmp_path, TWO_PIPELINES.replace('hello(name="again")', "hello(name=undefined_name)"))
+    result = cli("compile", f"{source}:second", "-o", str(tmp_path / "out.yaml"))
+    assert result.returncode == 1
+    assert result.stderr.strip() == "error: pipelines.py:17: NameError: name 'undefined_name' is not defined"
+
+
+def test_compile_of_a_missing_file(tmp_path, cli):
+    result = cli("compile", str(tmp_path / "nope.py"), "-o", str(tmp_path / "out.yaml"))
+    assert result.returncode == 1 and "nope.py: no such file" in result.stderr
+
+
+def test_validate_accepts_a_compiled_file_and_rejects_a_broken_one(tmp_path, cli):
+    source = write(tmp_path, TWO_PIPELINES)
+    out = tmp_path / "out.yaml"
+    assert cli("compile", f"{source}:first", "-o", str(out)).returncode == 0
+    ok = cli("validate", str(out))
+    assert ok.returncode == 0 and "valid (first, sha256:" in ok.stdout
+    out.write_text(out.read_text().replace("component: hello", "component: missing"))
+    broken = cli("validate", str(out))
+    assert broken.returncode == 1 and "unknown component 'missing'" in broken.stderr and "Traceback" not in broken.stderr
+
+
+def test_schema_command_prints_the_checked_in_schema(cli):
+    from sluiceway.core.schema import SCHEMA_PATH
+
+    result = cli("schema")
+    assert result.returncode == 0 and result.stdout == SCHEMA_PATH.read_text()
