@@ -145,7 +145,7 @@ def test_unknown_output_name_lists_the_outputs():
 
 
 def test_calling_a_component_outside_a_pipeline_is_explained():
-    with pytest.raises(DefinitionError, match="can only be used inside a @dsl.pipeline function"):
+    with pytest.raises(DefinitionError, match=r"can only be used inside a @dsl\.pipeline function"):
         produce()
 
 
