@@ -88,4 +88,4 @@ def sensor_ingest(num_rows: int = 500, bad_row_rate: float = 0.04, max_bad_fract
 
 
 if __name__ == "__main__":
-    compiler.Compiler().compile(sensor_ingest, "sensor_ingest.yaml")
+    compiler.Compiler().compile(sensor_ingest, "exit_handler.yaml")

@@ -1,15 +1,20 @@
 """Hyperparameter sweep: train one model per configuration in parallel, then keep the best.
 
+The best configuration is then retrained with several random seeds, to check that its
+score does not depend on luck.
+
 It shows:
 
 - `dsl.ParallelFor` over a literal list of dicts, with `parallelism=` to cap how many
   trials run at once, and `item.learning_rate` / `item.l2` to read one key of the item;
+- `dsl.ParallelFor` over a literal list of numbers;
 - `dsl.Collected` to gather every trial's result into one list for a fan-in task;
+- a `NamedTuple` return value whose fields feed the next loop through `task.outputs['...']`;
 - `dsl.InputPath()` / `dsl.OutputPath()` in a `@dsl.component`, for a data file shared
   by all trials.
 """
 
-from typing import Dict, List
+from typing import Dict, List, NamedTuple
 
 from sluiceway import compiler, dsl
 
@@ -30,12 +35,17 @@ def make_regression_data(num_samples: int, noise: float, data_path: dsl.OutputPa
 
 
 @dsl.component
-def train_trial(data_path: dsl.InputPath("Dataset"), learning_rate: float, l2: float, epochs: int) -> Dict[str, float]:
-    """Fit y = a*x + b by gradient descent with an L2 penalty; report the validation error."""
+def train_trial(data_path: dsl.InputPath("Dataset"), learning_rate: float, l2: float, epochs: int, seed: int) -> Dict[str, float]:
+    """Fit y = a*x + b by gradient descent with an L2 penalty; report the validation error.
+
+    `seed` shuffles the rows before they are split into training and validation sets.
+    """
     import csv
+    import random
 
     with open(data_path, newline="") as handle:
         rows = [(float(r["x"]), float(r["y"])) for r in csv.DictReader(handle)]
+    random.Random(seed).shuffle(rows)
     cut = int(len(rows) * 0.8)
     train, validation = rows[:cut], rows[cut:]
 
@@ -47,22 +57,37 @@ def train_trial(data_path: dsl.InputPath("Dataset"), learning_rate: float, l2: f
         b -= learning_rate * grad_b
 
     mse = sum((a * x + b - y) ** 2 for x, y in validation) / len(validation)
-    print(f"learning_rate={learning_rate} l2={l2}: a={a:.3f} b={b:.3f} validation MSE={mse:.4f}")
-    return {"learning_rate": learning_rate, "l2": l2, "slope": a, "intercept": b, "mse": mse}
+    print(f"learning_rate={learning_rate} l2={l2} seed={seed}: a={a:.3f} b={b:.3f} validation MSE={mse:.4f}")
+    return {"learning_rate": learning_rate, "l2": l2, "seed": seed, "slope": a, "intercept": b, "mse": mse}
 
 
 @dsl.component
-def pick_best(trials: List[Dict[str, float]]) -> Dict[str, float]:
-    """The trial with the lowest validation error."""
+def pick_best(trials: List[Dict[str, float]]) -> NamedTuple("BestTrial", [("learning_rate", float), ("l2", float), ("mse", float)]):
+    """The configuration of the trial with the lowest validation error."""
+    from collections import namedtuple
+
     for trial in sorted(trials, key=lambda t: t["mse"]):
         print(f"lr={trial['learning_rate']:<6} l2={trial['l2']:<6} mse={trial['mse']:.4f}")
     best = min(trials, key=lambda t: t["mse"])
     print(f"Best: {best}")
-    return best
+    return namedtuple("BestTrial", ["learning_rate", "l2", "mse"])(best["learning_rate"], best["l2"], best["mse"])
+
+
+@dsl.component
+def check_stability(runs: List[Dict[str, float]], max_relative_spread: float) -> float:
+    """Print the spread of the validation error over seeds; fail when it is too wide."""
+    import statistics
+
+    errors = [run["mse"] for run in runs]
+    mean, spread = statistics.fmean(errors), statistics.pstdev(errors)
+    print(f"validation MSE over {len(errors)} seeds: {mean:.4f} +/- {spread:.4f}")
+    if spread > max_relative_spread * mean:
+        raise RuntimeError(f"the best configuration is unstable: spread {spread:.4f} > {max_relative_spread:.0%} of {mean:.4f}")
+    return mean
 
 
 @dsl.pipeline(name="hyperparameter-sweep", description="Grid-search a learning rate and an L2 penalty, and keep the best trial.")
-def hyperparameter_sweep(num_samples: int = 500, epochs: int = 200):
+def hyperparameter_sweep(num_samples: int = 500, epochs: int = 40):
     data = make_regression_data(num_samples=num_samples, noise=0.3)
 
     with dsl.ParallelFor(
@@ -75,9 +100,20 @@ def hyperparameter_sweep(num_samples: int = 500, epochs: int = 200):
         ],
         parallelism=2,
     ) as config:
-        trial = train_trial(data_path=data.output, learning_rate=config.learning_rate, l2=config.l2, epochs=epochs)
+        trial = train_trial(data_path=data.output, learning_rate=config.learning_rate, l2=config.l2, epochs=epochs, seed=0)
 
-    pick_best(trials=dsl.Collected(trial.output))
+    best = pick_best(trials=dsl.Collected(trial.output))
+
+    with dsl.ParallelFor([1, 2, 3, 4], parallelism=4) as seed:
+        rerun = train_trial(
+            data_path=data.output,
+            learning_rate=best.outputs["learning_rate"],
+            l2=best.outputs["l2"],
+            epochs=epochs,
+            seed=seed,
+        )
+
+    check_stability(runs=dsl.Collected(rerun.output), max_relative_spread=0.5)
 
 
 if __name__ == "__main__":

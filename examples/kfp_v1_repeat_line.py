@@ -24,7 +24,7 @@ from sluiceway.components import InputPath, OutputPath, func_to_container_op
 def repeat_line(line: str, output_text_path: OutputPath(str), count: int = 10):
     """Repeat the line specified number of times"""
     with open(output_text_path, "w") as writer:
-        for i in range(count):
+        for _ in range(count):
             writer.write(line + "\n")
 
 

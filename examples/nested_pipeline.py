@@ -90,7 +90,7 @@ def train_nearest_centroid(features: dsl.Input[dsl.Dataset], model: dsl.Output[d
         grouped = {}
         for vector, label in data:
             grouped.setdefault(label, []).append(vector)
-        return {label: [sum(v) / len(vectors) for v in zip(*vectors)] for label, vectors in grouped.items()}
+        return {label: [sum(v) / len(vectors) for v in zip(*vectors, strict=True)] for label, vectors in grouped.items()}
 
     def predict(centres, vector):
         return min(centres, key=lambda label: math.dist(centres[label], vector))

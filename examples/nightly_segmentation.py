@@ -71,7 +71,10 @@ def train_kmeans(features: dsl.Input[dsl.Dataset], k: int, iterations: int, mode
         clusters = [[] for _ in range(k)]
         for p in points:
             clusters[min(range(k), key=lambda i: math.dist(p, centres[i]))].append(p)
-        centres = [tuple(sum(c) / len(cluster) for c in zip(*cluster)) if cluster else centres[i] for i, cluster in enumerate(clusters)]
+        centres = [
+            tuple(sum(c) / len(cluster) for c in zip(*cluster, strict=True)) if cluster else centres[i]
+            for i, cluster in enumerate(clusters)
+        ]
 
     inertia = sum(min(math.dist(p, c) for c in centres) for p in points) / len(points)
     with open(model.path, "w") as handle:

@@ -75,7 +75,7 @@ def weekly_revenue(sales: dsl.Input[dsl.Dataset], week: int) -> float:
 @dsl.component
 def report_growth(weeks: List[int], totals: List[float]) -> float:
     """Print the weekly totals and return the growth from the first week to the last."""
-    for week, total in zip(weeks, totals):
+    for week, total in zip(weeks, totals, strict=True):
         print(f"week {week:>2}: {total:>12,.2f}")
     growth = (totals[-1] - totals[0]) / totals[0] if len(totals) > 1 and totals[0] else 0.0
     print(f"growth over the period: {growth:+.1%}")
@@ -83,7 +83,7 @@ def report_growth(weeks: List[int], totals: List[float]) -> float:
 
 
 @dsl.pipeline(name="regional-sales", description="Simulate sales per region, merge them and total each week in parallel.")
-def regional_sales(regions: List[str] = ["emea", "amer", "apac"], days: int = 28):  # noqa: B006 - KFP takes list defaults
+def regional_sales(regions: List[str] = ["emea", "amer", "apac"], days: int = 28):
     with dsl.ParallelFor(regions) as region:
         simulated = simulate_sales(region=region, days=days)
 

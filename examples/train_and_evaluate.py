@@ -63,7 +63,7 @@ def split_dataset(
         artifact.metadata["rows"] = len(part)
 
 
-@dsl.component(base_image="python:3.11-slim")
+@dsl.component(base_image="python:3.12-slim")
 def train_model(train: dsl.Input[dsl.Dataset], learning_rate: float, epochs: int, model: dsl.Output[dsl.Model]):
     """Fit a logistic regression with stochastic gradient descent; save its weights as JSON."""
     import csv
@@ -82,13 +82,13 @@ def train_model(train: dsl.Input[dsl.Dataset], learning_rate: float, epochs: int
     for _ in range(epochs):
         rng.shuffle(rows)
         for features, label in rows:
-            error = sigmoid(sum(w * x for w, x in zip(weights, features)) + bias) - label
-            weights = [w - learning_rate * error * x for w, x in zip(weights, features)]
+            error = sigmoid(sum(w * x for w, x in zip(weights, features, strict=True)) + bias) - label
+            weights = [w - learning_rate * error * x for w, x in zip(weights, features, strict=True)]
             bias -= learning_rate * error
 
     loss = 0.0
     for features, label in rows:
-        p = min(max(sigmoid(sum(w * x for w, x in zip(weights, features)) + bias), 1e-9), 1 - 1e-9)
+        p = min(max(sigmoid(sum(w * x for w, x in zip(weights, features, strict=True)) + bias), 1e-9), 1 - 1e-9)
         loss -= label * math.log(p) + (1 - label) * math.log(1 - p)
     with open(model.path, "w") as handle:
         json.dump({"features": ["tenure", "support_calls"], "weights": weights, "bias": bias}, handle)
@@ -116,22 +116,22 @@ def evaluate_model(
     labels = [int(r["churned"]) for r in rows]
     scores = []
     for r in rows:
-        z = sum(w * float(r[name]) for w, name in zip(params["weights"], params["features"])) + params["bias"]
+        z = sum(w * float(r[name]) for w, name in zip(params["weights"], params["features"], strict=True)) + params["bias"]
         scores.append(1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z)))))
 
     predictions = [int(s >= 0.5) for s in scores]
-    accuracy = sum(p == y for p, y in zip(predictions, labels)) / len(labels)
+    accuracy = sum(p == y for p, y in zip(predictions, labels, strict=True)) / len(labels)
     positives = sum(labels) or 1
     negatives = (len(labels) - sum(labels)) or 1
 
     thresholds = [i / 20 for i in range(21)]
-    tpr = [sum(s >= t and y == 1 for s, y in zip(scores, labels)) / positives for t in thresholds]
-    fpr = [sum(s >= t and y == 0 for s, y in zip(scores, labels)) / negatives for t in thresholds]
+    tpr = [sum(s >= t and y == 1 for s, y in zip(scores, labels, strict=True)) / positives for t in thresholds]
+    fpr = [sum(s >= t and y == 0 for s, y in zip(scores, labels, strict=True)) / negatives for t in thresholds]
     # The thresholds rise, so the points run from (1, 1) down to (0, 0): integrate right to left.
     auc = sum((fpr[i] - fpr[i + 1]) * (tpr[i] + tpr[i + 1]) / 2 for i in range(len(thresholds) - 1))
 
     matrix = [[0, 0], [0, 0]]  # rows: actual, columns: predicted
-    for p, y in zip(predictions, labels):
+    for p, y in zip(predictions, labels, strict=True):
         matrix[y][p] += 1
 
     metrics.log_metric("accuracy", round(accuracy, 4))

@@ -90,3 +90,30 @@ def test_schema_command_prints_the_checked_in_schema(cli):
 
     result = cli("schema")
     assert result.returncode == 0 and result.stdout == SCHEMA_PATH.read_text()
+
+
+NESTED = '''
+from sluiceway import dsl
+
+
+@dsl.component
+def hello(name: str) -> str:
+    return "hello " + name
+
+
+@dsl.pipeline(name="inner")
+def inner(name: str) -> str:
+    return hello(name=name).output
+
+
+@dsl.pipeline(name="outer")
+def outer():
+    inner(name="nested")
+'''
+
+
+def test_compile_takes_the_outermost_of_nested_pipelines(tmp_path, cli):
+    source = write(tmp_path, NESTED)
+    result = cli("compile", str(source), "-o", str(tmp_path / "out.yaml"))
+    assert result.returncode == 0, result.stderr
+    assert load(tmp_path / "out.yaml").name == "outer"

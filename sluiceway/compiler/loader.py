@@ -38,10 +38,22 @@ def load_pipeline_from_file(spec: str) -> Pipeline:
         if callable(found):
             return Pipeline(found)
         raise DefinitionError(f"{path}: '{func_name}' is not a pipeline function")
-    if len(pipelines) == 1:
-        return next(iter(pipelines.values()))
     if not pipelines:
         raise DefinitionError(f"{path}: no @dsl.pipeline function found; name one as {path}:FUNCTION")
+    # A file may define a pipeline together with the pipelines it nests: take the outermost.
+    outermost = _not_nested(list(pipelines.values())) if len(pipelines) > 1 else list(pipelines.values())
+    if len(outermost) == 1:
+        return outermost[0]
     raise DefinitionError(
         f"{path}: {len(pipelines)} pipelines found; choose one: " + ", ".join(f"{path}:{name}" for name in sorted(pipelines))
     )
+
+
+def _not_nested(pipelines: list[Pipeline]) -> list[Pipeline]:
+    nested: list[Pipeline] = []
+    for pipeline in pipelines:
+        try:
+            nested.extend(pipeline.nested_pipelines())
+        except Exception:  # a pipeline that fails to build is reported when it is chosen
+            continue
+    return [pipeline for pipeline in pipelines if not any(pipeline is inner for inner in nested)]

@@ -47,12 +47,23 @@ def sanitize(text: str) -> str:
     return name[:MAX_NAME_LENGTH].rstrip("-")
 
 
-def unique(base: str, taken: set[str]) -> str:
-    """`base`, or `base-2`, `base-3`, ... : the first one not in `taken`. Adds it to `taken`."""
-    name, n = base, 1
-    while name in taken:
-        n += 1
-        suffix = f"-{n}"
-        name = base[: MAX_NAME_LENGTH - len(suffix)] + suffix
-    taken.add(name)
-    return name
+class NameAllocator:
+    """Hands out unique names: `base`, then `base-2`, `base-3`, ... in constant time per name."""
+
+    def __init__(self) -> None:
+        self.taken: set[str] = set()
+        self._next_suffix: dict[str, int] = {}
+
+    def __call__(self, base: str) -> str:
+        name, n = base, self._next_suffix.get(base, 1)
+        if n > 1 or name in self.taken:
+            while True:
+                n = max(n, 2)
+                suffix = f"-{n}"
+                name = base[: MAX_NAME_LENGTH - len(suffix)] + suffix
+                if name not in self.taken:
+                    break
+                n += 1
+        self._next_suffix[base] = n + 1
+        self.taken.add(name)
+        return name

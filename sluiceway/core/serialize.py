@@ -9,22 +9,10 @@ from typing import Any
 import msgspec
 import yaml
 
+from . import yaml_emitter
 from .errors import IRFormatError
 from .ir import API_VERSION, PIPELINE_KIND, Pipeline
 
-_BaseDumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-
-
-class _Dumper(_BaseDumper):  # type: ignore[misc]
-    """Writes multi-line strings (function sources) as readable literal blocks."""
-
-
-def _represent_str(dumper: Any, text: str) -> Any:
-    style = "|" if "\n" in text else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=style)
-
-
-_Dumper.add_representer(str, _represent_str)
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -35,7 +23,7 @@ def to_dict(pipeline: Pipeline) -> dict[str, Any]:
 
 
 def dump_yaml(pipeline: Pipeline) -> str:
-    return str(yaml.dump(to_dict(pipeline), Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=120))
+    return yaml_emitter.dumps(to_dict(pipeline))
 
 
 def dump_json(pipeline: Pipeline) -> str:

@@ -47,8 +47,10 @@ def accepts(input_type: str, argument_type: str) -> bool:
         return is_parameter(input_type)
     if input_type == "float" and argument_type == "int":
         return True
-    if input_type == "Artifact":
-        return argument_type in ARTIFACT_TYPES
+    # A generic Artifact fits any artifact input and takes any artifact, as in KFP:
+    # KFP v1 files type their files loosely (CSV, TFModel, ...), and these load as Artifact.
+    if "Artifact" in (input_type, argument_type):
+        return input_type in ARTIFACT_TYPES and argument_type in ARTIFACT_TYPES
     if input_type == "list[Artifact]":
         return argument_type.startswith("list[") and argument_type[5:-1] in ARTIFACT_TYPES
     return False

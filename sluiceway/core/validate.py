@@ -341,10 +341,9 @@ class _Checker:
         self, context: _GraphContext, name: str, placed: _Placed, comparison: Comparison, where: str, source: str | None
     ) -> None:
         # The group itself evaluates the comparison, from the scope it sits in.
-        group_view = _Placed(node=placed.node, scope=placed.scope, loops=placed.loops)
         kinds = []
         for side, argument in (("left", comparison.left), ("right", comparison.right)):
-            kind = self._argument_type(context, name, group_view, argument, f"{where}.{side}", source)
+            kind = self._argument_type(context, name, placed, argument, f"{where}.{side}", source)
             if kind and not (types.is_parameter(kind) or kind == types.ANY_PARAMETER):
                 self.report(
                     f"a condition can only compare parameters, not a {kind}",

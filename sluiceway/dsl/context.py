@@ -18,7 +18,7 @@ import msgspec
 
 from ..core import ir
 from ..core.errors import DefinitionError
-from ..core.names import unique
+from ..core.names import NameAllocator
 
 if TYPE_CHECKING:
     from .tasks import ImporterTask, PipelineTask
@@ -45,8 +45,13 @@ class ComponentTable:
 
     def __init__(self) -> None:
         self.components: dict[str, ir.Component] = {}
+        self._new_key = NameAllocator()
         self._keys_by_object: dict[int, tuple[object, str]] = {}
         self._keys_by_content: dict[bytes, str] = {}
+
+    def owners(self) -> list[object]:
+        """The DSL objects (components, nested pipelines) whose components are in the table."""
+        return [owner for owner, _ in self._keys_by_object.values()]
 
     def key_for(self, owner: object, build: Any) -> str:
         """The key of `owner`'s component, calling `build()` -> ir.Component the first time."""
@@ -57,7 +62,7 @@ class ComponentTable:
         content = msgspec.json.encode(component)
         key = self._keys_by_content.get(content)
         if key is None:
-            key = unique(component.name, set(self.components))
+            key = self._new_key(component.name)
             if key != component.name:
                 component = msgspec.structs.replace(component, name=key)
             self.components[key] = component
@@ -100,13 +105,10 @@ class GraphBuilder:
     def __init__(self, pipeline_name: str, table: ComponentTable) -> None:
         self.pipeline_name = pipeline_name
         self.table = table
-        self.names: set[str] = set()
+        self.new_name = NameAllocator()
         self.root: list[Draft] = []
         self._containers: list[list[Draft]] = [self.root]
         self._open_groups: list[str] = []
-
-    def new_name(self, base: str) -> str:
-        return unique(base, self.names)
 
     def add(self, draft: Draft) -> None:
         self._containers[-1].append(draft)

@@ -51,6 +51,12 @@ class Pipeline(BaseComponent):
             components=table.components,
         )
 
+    def nested_pipelines(self) -> list[Pipeline]:
+        """The pipelines this one calls as tasks, directly or deeper down."""
+        table = ComponentTable()
+        self._build_graph(table, {})
+        return [owner for owner in table.owners() if isinstance(owner, Pipeline)]
+
     def describe(self, table: ComponentTable) -> ir.Component:
         parameters, nodes, outputs, bindings = self._build_graph(table, {})
         return ir.Component(

@@ -80,6 +80,12 @@ class TaskOutput(Ref):
     def to_argument(self) -> ir.Argument:
         return ir.OutputRef(task=self.task.name, output=self.name)
 
+    def __getitem__(self, key: object) -> None:
+        raise DefinitionError(
+            f"{self.task.source}: output '{self.name}' of task '{self.task.name}' is one value and cannot be indexed with "
+            f"{key!r}; to pass several values, return a NamedTuple and use task.outputs['<name>']"
+        )
+
     def __repr__(self) -> str:
         return f"TaskOutput(task={self.task.name!r}, output={self.name!r})"
 

@@ -13,6 +13,9 @@ from .refs import TaskOutput
 
 _DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+# ISO 8601, as KFP v1's max_cache_staleness took them: P30D, PT1H30M, P1W.
+_ISO_DURATION = re.compile(r"^P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$")
+_ISO_UNIT_SECONDS = (604800, 86400, 3600, 60, 1)
 
 
 def seconds(value: float | int | str | timedelta, what: str) -> float:
@@ -25,7 +28,10 @@ def seconds(value: float | int | str | timedelta, what: str) -> float:
         match = _DURATION.match(value)
         if match:
             return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-    raise DefinitionError(f"{what}: {value!r} is not a duration (seconds, a timedelta, or a string like '30s', '5m', '2h')")
+        iso = _ISO_DURATION.match(value)
+        if iso and value not in ("P", "PT") and not value.endswith("T"):
+            return sum(float(part) * unit for part, unit in zip(iso.groups(), _ISO_UNIT_SECONDS, strict=True) if part)
+    raise DefinitionError(f"{what}: {value!r} is not a duration (seconds, a timedelta, or a string like '30s', '5m', '2h' or 'P30D')")
 
 
 class _Outputs(Mapping[str, TaskOutput]):
@@ -169,8 +175,9 @@ class PipelineTask(_TaskBase):
         self._env[name] = str(value)
         return self
 
-    def add_node_selector(self, key: str, value: str) -> PipelineTask:
-        self._node_selector[key] = value
+    def add_node_selector(self, label_key: str, label_value: str) -> PipelineTask:
+        """Schedule only on nodes with this label (kfp-kubernetes' `add_node_selector`)."""
+        self._node_selector[label_key] = label_value
         return self
 
     def add_node_selector_constraint(self, accelerator: str) -> PipelineTask:

@@ -571,3 +571,60 @@ def test_pipeline_parameter_overrides_and_name_override():
     pipeline = compiler.compile_pipeline(params, pipeline_name="renamed", pipeline_parameters={"count": 7})
     assert pipeline.name == "renamed"
     assert [(p.name, p.type, p.default) for p in pipeline.parameters] == [("count", "int", 7), ("label", "str", "x")]
+
+
+def test_a_generic_artifact_fits_a_specific_input_and_the_reverse():
+    @dsl.component
+    def anything(out: dsl.Output[dsl.Artifact]):
+        pass
+
+    @dsl.component
+    def dataset_in(data: dsl.Input[dsl.Dataset]):
+        pass
+
+    @dsl.component
+    def model_out(model: dsl.Output[dsl.Model]):
+        pass
+
+    @dsl.component
+    def artifact_in(data: dsl.Input[dsl.Artifact]):
+        pass
+
+    @dsl.pipeline(name="loose")
+    def loose():
+        dataset_in(data=anything().output)
+        artifact_in(data=model_out().output)
+
+    @dsl.pipeline(name="strict")
+    def strict():
+        dataset_in(data=model_out().output)
+
+    assert compile_ir(loose).name == "loose"
+    with pytest.raises(Exception, match="expects a Dataset, but is given a Model"):
+        compile_ir(strict)
+
+
+@pytest.mark.parametrize(("given", "expected"), [("P30D", 2592000), ("PT1H30M", 5400), ("P1W", 604800), ("PT0.5S", 0), (90, 90), ("2h", 7200)])
+def test_staleness_takes_iso_8601_and_short_durations(given, expected):
+    @dsl.pipeline(name="stale")
+    def stale():
+        produce().set_caching_options(True, max_staleness=given)
+
+    assert node(compile_ir(stale), "produce").settings.caching.max_staleness_seconds == expected
+
+
+def test_indexing_a_single_output_suggests_named_outputs():
+    @dsl.pipeline(name="indexing")
+    def indexing():
+        consume(number=produce().output["x"])
+
+    with pytest.raises(DefinitionError, match=r"output 'Output' of task 'produce' is one value and cannot be indexed with 'x'; .* NamedTuple"):
+        compile_ir(indexing)
+
+
+def test_node_selector_takes_kfp_kubernetes_keywords():
+    @dsl.pipeline(name="selector")
+    def selector():
+        produce().add_node_selector(label_key="pool", label_value="gpu")
+
+    assert node(compile_ir(selector), "produce").settings.node_selector == {"pool": "gpu"}
