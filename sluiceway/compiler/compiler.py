@@ -7,7 +7,7 @@ from typing import Any
 
 import msgspec
 
-from ..core import ir
+from ..core import ir, yaml_emitter
 from ..core.errors import DefinitionError
 from ..core.serialize import dump
 from ..core.validate import validate
@@ -58,9 +58,7 @@ class Compiler:
         if isinstance(pipeline_func, BaseComponent) and not isinstance(pipeline_func, Pipeline):
             component = pipeline_func.describe(ComponentTable())
             encoded = msgspec.to_builtins(component, order="deterministic")
-            import yaml
-
-            Path(package_path).write_text(yaml.safe_dump(encoded, sort_keys=False, allow_unicode=True), encoding="utf-8")
+            Path(package_path).write_text(yaml_emitter.dumps(encoded), encoding="utf-8")
             return
         pipeline = compile_pipeline(pipeline_func, pipeline_name=pipeline_name, pipeline_parameters=pipeline_parameters)
         dump(pipeline, package_path)
