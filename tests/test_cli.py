@@ -92,7 +92,7 @@ def test_schema_command_prints_the_checked_in_schema(cli):
     assert result.returncode == 0 and result.stdout == SCHEMA_PATH.read_text()
 
 
-NESTED = '''
+NESTED = """
 from sluiceway import dsl
 
 
@@ -109,7 +109,7 @@ def inner(name: str) -> str:
 @dsl.pipeline(name="outer")
 def outer():
     inner(name="nested")
-'''
+"""
 
 
 def test_compile_takes_the_outermost_of_nested_pipelines(tmp_path, cli):

@@ -3,6 +3,12 @@
 Every problem found is reported at once, each naming the pipeline, the task, the field and
 the Python source line where the task was created. The checks run in time linear in the
 size of the pipeline, so that very large generated pipelines stay cheap to compile.
+
+Scoping: a node may depend on nodes in its own group or in any enclosing group. Outputs of
+tasks inside a loop are visible outside it only through Collected; outputs of tasks inside
+a condition branch or an exit handler only within it. Dependencies are lifted to the level
+where both ends meet (a task inside a group depends, at that level, through the group) and
+each level must be acyclic.
 """
 
 from __future__ import annotations
@@ -51,8 +57,8 @@ from .names import io_name_problem, node_name_problem
 _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SECRET_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
-
 _INPUT_PLACEHOLDERS = (InputValuePlaceholder, InputPathPlaceholder, InputUriPlaceholder, IfPresentPlaceholder)
+_ORDERING = ("<", "<=", ">", ">=")
 
 Scope = tuple[str, ...]
 """The names of the groups enclosing a node, outermost first."""
@@ -72,21 +78,42 @@ def find_problems(pipeline: Pipeline) -> list[Problem]:
     return checker.problems
 
 
-@dataclass
+@dataclass(frozen=True)
+class _Site:
+    """Where a problem is: the graph, the node, and the source line that created it."""
+
+    graph: str
+    task: str = ""
+    source: str | None = None
+
+
+@dataclass(frozen=True)
 class _Placed:
-    """A node of a graph, with where it sits."""
+    """A node of a graph, with the groups and loops around it."""
 
     node: Node
     scope: Scope
     loops: tuple[Loop, ...]
 
 
+@dataclass(frozen=True)
+class _Consumer:
+    """Something that uses values: a task, a group (for its condition or items), an exit task."""
+
+    name: str
+    """The name dependencies are recorded under (an exit task's are its handler's)."""
+    scope: Scope
+    loops: tuple[Loop, ...]
+    site: _Site
+
+
 @dataclass
-class _GraphContext:
+class _Graph:
     label: str
     parameters: Mapping[str, InputSpec]
     placed: dict[str, _Placed] = field(default_factory=dict)
     edges: dict[Scope, dict[str, set[str]]] = field(default_factory=dict)
+    """Per level: node -> the nodes at that level it depends on."""
 
 
 class _Checker:
@@ -96,210 +123,182 @@ class _Checker:
         self._checked_components: set[str] = set()
         self._component_stack: list[str] = []
 
-    def report(
-        self, message: str, *, graph: str | None = None, task: str | None = None, field: str | None = None, source: str | None = None
-    ) -> None:
-        self.problems.append(
-            Problem(message=message, pipeline=graph or self.pipeline.name, task=task or "", field=field or "", source=source or "")
-        )
+    def report(self, site: _Site, message: str, field: str = "") -> None:
+        self.problems.append(Problem(message=message, pipeline=site.graph, task=site.task, field=field, source=site.source or ""))
 
-    # --- pipeline level -----------------------------------------------------------------
+    # --- pipeline and components -----------------------------------------------------------------
 
     def check(self) -> None:
         pipeline = self.pipeline
-        problem = node_name_problem(pipeline.name)
-        if problem:
-            self.report(problem, field="name")
-        for key in pipeline.components:
-            problem = node_name_problem(key)
+        site = _Site(pipeline.name)
+        for name, where in ((pipeline.name, "name"), *((key, f"components.{key}") for key in pipeline.components)):
+            problem = node_name_problem(name)
             if problem:
-                self.report(problem, field=f"components.{key}")
-        parameters = self._check_io_specs(pipeline.parameters, pipeline.outputs, pipeline.name, "parameters")
+                self.report(site, problem, where)
+        parameters = self._check_io_specs(pipeline.parameters, pipeline.outputs, site, "parameters")
         self._check_graph(pipeline.graph, parameters, pipeline.outputs, pipeline.name)
         for key in pipeline.components:
             self._check_component(key)
 
     def _check_io_specs(
-        self, inputs: tuple[InputSpec, ...], outputs: tuple[OutputSpec, ...], label: str, inputs_field: str
+        self, inputs: tuple[InputSpec, ...], outputs: tuple[OutputSpec, ...], site: _Site, inputs_field: str
     ) -> dict[str, InputSpec]:
-        seen: dict[str, InputSpec] = {}
+        by_name: dict[str, InputSpec] = {}
+        seen: set[str] = set()
         for kind, specs in ((inputs_field, inputs), ("outputs", outputs)):
             for spec in specs:
                 where = f"{kind}.{spec.name}"
                 problem = io_name_problem(spec.name)
                 if problem:
-                    self.report(problem, graph=label, field=where)
-                if spec.name in seen or (kind == "outputs" and any(o is not spec and o.name == spec.name for o in outputs)):
-                    self.report(f"duplicate name '{spec.name}' among inputs and outputs", graph=label, field=where)
+                    self.report(site, problem, where)
+                if spec.name in seen:
+                    self.report(site, f"duplicate name '{spec.name}' among inputs and outputs", where)
+                seen.add(spec.name)
                 if not types.is_known(spec.type):
-                    self.report(f"unknown type '{spec.type}'", graph=label, field=where)
+                    self.report(site, f"unknown type '{spec.type}'", where)
                 if isinstance(spec, InputSpec):
-                    seen.setdefault(spec.name, spec)
-                    self._check_default(spec, label, where)
-        return seen
+                    by_name.setdefault(spec.name, spec)
+                    self._check_default(spec, site, where)
+        return by_name
 
-    def _check_default(self, spec: InputSpec, label: str, where: str) -> None:
+    def _check_default(self, spec: InputSpec, site: _Site, where: str) -> None:
         if spec.default is msgspec.UNSET or spec.default is None:
             return
         if types.is_artifact(spec.type):
-            self.report("an artifact input can only default to None", graph=label, field=f"{where}.default")
+            self.report(site, "an artifact input can only default to None", f"{where}.default")
             return
         given = types.type_of_constant(spec.default)
         if given and not types.accepts(spec.type, given):
-            self.report(f"default {spec.default!r} is a {given}, not a {spec.type}", graph=label, field=f"{where}.default")
-
-    # --- components ----------------------------------------------------------------------
+            self.report(site, f"default {spec.default!r} is {_a(given)}, not {_a(spec.type)}", f"{where}.default")
 
     def _check_component(self, key: str) -> None:
         if key in self._checked_components:
             return
         if key in self._component_stack:
             cycle = " -> ".join([*self._component_stack[self._component_stack.index(key) :], key])
-            self.report(f"nested pipelines contain each other: {cycle}", field=f"components.{key}")
+            self.report(_Site(self.pipeline.name), f"nested pipelines contain each other: {cycle}", f"components.{key}")
             return
         self._component_stack.append(key)
         component = self.pipeline.components[key]
         label = f"{self.pipeline.name}/{key}"
-        inputs = self._check_io_specs(component.inputs, component.outputs, label, "inputs")
+        site = _Site(label)
+        inputs = self._check_io_specs(component.inputs, component.outputs, site, "inputs")
         implementation = component.implementation
         if isinstance(implementation, Graph):
             self._check_graph(implementation, inputs, component.outputs, label)
         elif isinstance(implementation, Container):
             for index, part in enumerate((*implementation.command, *implementation.args)):
-                self._check_placeholder(part, component, label, f"implementation.command_line[{index}]")
+                self._check_placeholder(part, component, site, f"implementation.command_line[{index}]")
         elif isinstance(implementation, PythonFunction):
             if not implementation.function.isidentifier():
-                self.report(f"'{implementation.function}' is not a Python function name", graph=label, field="function")
+                self.report(site, f"'{implementation.function}' is not a Python function name", "implementation.function")
             for name in implementation.returns:
                 if component.output(name) is None:
-                    self.report(f"returns '{name}', which is not an output", graph=label, field="implementation.returns")
+                    self.report(site, f"returns '{name}', which is not an output", "implementation.returns")
         self._component_stack.pop()
         self._checked_components.add(key)
 
-    def _check_placeholder(self, part: object, component: Component, label: str, where: str) -> None:
+    def _check_placeholder(self, part: object, component: Component, site: _Site, where: str) -> None:
         named_input = part.input if isinstance(part, _INPUT_PLACEHOLDERS) else None
         if named_input is not None and component.input(named_input) is None:
-            self.report(f"placeholder names unknown input '{named_input}'", graph=label, field=where)
+            self.report(site, f"placeholder names unknown input '{named_input}'", where)
         if isinstance(part, (OutputPathPlaceholder, OutputUriPlaceholder)) and component.output(part.output) is None:
-            self.report(f"placeholder names unknown output '{part.output}'", graph=label, field=where)
+            self.report(site, f"placeholder names unknown output '{part.output}'", where)
         nested: tuple[object, ...] = ()
         if isinstance(part, ConcatPlaceholder):
             nested = part.items
         elif isinstance(part, IfPresentPlaceholder):
             nested = (*part.then, *part.otherwise)
         for inner in nested:
-            self._check_placeholder(inner, component, label, where)
+            self._check_placeholder(inner, component, site, where)
 
-    # --- graphs ----------------------------------------------------------------------------
+    # --- graphs ----------------------------------------------------------------------------------
 
     def _check_graph(self, graph: Graph, parameters: Mapping[str, InputSpec], outputs: tuple[OutputSpec, ...], label: str) -> None:
-        context = _GraphContext(label=label, parameters=parameters)
+        context = _Graph(label=label, parameters=parameters)
         for placed in _walk(graph.nodes, (), ()):
             self._place(context, placed)
-        for name, placed in context.placed.items():
-            self._check_node(context, name, placed)
-        for scope, edges in context.edges.items():
-            self._check_acyclic(context, scope, edges)
+        for placed in context.placed.values():
+            self._check_node(context, placed)
+        for edges in context.edges.values():
+            self._check_acyclic(context, edges)
+        self._check_graph_outputs(context, graph, outputs)
+
+    def _check_graph_outputs(self, context: _Graph, graph: Graph, outputs: tuple[OutputSpec, ...]) -> None:
+        site = _Site(context.label)
+        top_level = _Consumer(name="", scope=(), loops=(), site=site)
         for output in outputs:
             binding = graph.outputs.get(output.name)
             if binding is None:
-                self.report(f"output '{output.name}' is not bound to any task output", graph=label, field="outputs")
+                self.report(site, f"output '{output.name}' is not bound to any task output", "outputs")
                 continue
-            given = self._producer_type(context, binding, (), "outputs", "")
+            given = self._output_type(context, top_level, binding, "outputs", record=False)
             if given and not types.accepts(output.type, given):
-                self.report(
-                    f"output '{output.name}' is declared as {_a(output.type)} but is bound to {_a(given)}", graph=label, field="outputs"
-                )
+                self.report(site, f"output '{output.name}' is declared as {_a(output.type)} but is bound to {_a(given)}", "outputs")
+        declared = {output.name for output in outputs}
         for name in graph.outputs:
-            if not any(o.name == name for o in outputs):
-                self.report(f"binds output '{name}', which is not declared", graph=label, field="outputs")
+            if name not in declared:
+                self.report(site, f"binds output '{name}', which is not declared", "outputs")
 
-    def _place(self, context: _GraphContext, placed: _Placed) -> None:
+    def _place(self, context: _Graph, placed: _Placed) -> None:
         node = placed.node
-        source = node.source
+        site = _Site(context.label, node.name, node.source)
         if node.name in context.placed:
             first = context.placed[node.name].node.source
-            also = f" (first defined at {first})" if first else ""
-            self.report(f"duplicate name '{node.name}'{also}", graph=context.label, task=node.name, field="name", source=source)
+            self.report(site, f"duplicate name '{node.name}'" + (f" (first defined at {first})" if first else ""), "name")
             return
         problem = node_name_problem(node.name)
         if problem:
-            self.report(problem, graph=context.label, task=node.name, field="name", source=source)
+            self.report(site, problem, "name")
         context.placed[node.name] = placed
 
-    def _check_node(self, context: _GraphContext, name: str, placed: _Placed) -> None:
+    def _check_node(self, context: _Graph, placed: _Placed) -> None:
         node = placed.node
+        consumer = _Consumer(node.name, placed.scope, placed.loops, _Site(context.label, node.name, node.source))
         if isinstance(node, Task):
-            self._check_task(context, node, placed, exit_task=False)
+            self._check_task(context, node, consumer, exit_task=False)
         elif isinstance(node, Importer):
-            self._check_argument(context, name, placed, node.uri, "str", "uri", node.source)
+            self._check_argument(context, consumer, node.uri, "str", "uri")
             if not types.is_artifact(node.artifact_type):
-                self.report(
-                    f"'{node.artifact_type}' is not an artifact type",
-                    graph=context.label,
-                    task=name,
-                    field="artifact_type",
-                    source=node.source,
-                )
-            self._check_after(context, name, placed, node.after, node.source)
+                self.report(consumer.site, f"'{node.artifact_type}' is not an artifact type", "artifact_type")
+            self._check_after(context, consumer, node.after)
         elif isinstance(node, Condition):
-            for index, branch in enumerate(node.branches):
-                if branch.when is None and index != len(node.branches) - 1:
-                    self.report(
-                        "only the last branch may have no condition (Else)",
-                        graph=context.label,
-                        task=name,
-                        field=f"branches[{index}]",
-                        source=node.source,
-                    )
-                if branch.when is not None:
-                    self._check_comparison(context, name, placed, branch.when, f"branches[{index}].when", node.source)
-            if not node.branches or node.branches[0].when is None:
-                self.report(
-                    "a condition needs a first branch with a comparison (If)",
-                    graph=context.label,
-                    task=name,
-                    field="branches",
-                    source=node.source,
-                )
+            self._check_condition(context, consumer, node)
         elif isinstance(node, Loop):
-            self._check_loop(context, name, placed, node)
+            self._check_loop(context, consumer, node)
         elif isinstance(node, ExitHandler):
-            # The exit task sits beside the group it guards.
-            exit_placed = _Placed(node=node.exit_task, scope=placed.scope, loops=placed.loops)
-            self._check_task(context, node.exit_task, exit_placed, exit_task=True, consumer=name)
+            # The exit task sits beside the group it guards and runs after it.
+            exit_task = node.exit_task
+            exit_consumer = _Consumer(node.name, placed.scope, placed.loops, _Site(context.label, exit_task.name, exit_task.source))
+            self._check_task(context, exit_task, exit_consumer, exit_task=True)
 
-    def _check_task(self, context: _GraphContext, task: Task, placed: _Placed, *, exit_task: bool, consumer: str | None = None) -> None:
-        consumer = consumer or task.name
-        report_at: dict[str, str | None] = {"graph": context.label, "task": task.name, "source": task.source}
+    def _check_task(self, context: _Graph, task: Task, consumer: _Consumer, *, exit_task: bool) -> None:
+        site = consumer.site
+        self._check_after(context, consumer, task.after)
+        self._check_settings(task.settings, site)
         component = self.pipeline.components.get(task.component)
-        self._check_after(context, consumer, placed, task.after, task.source)
-        self._check_settings(task.settings, report_at)
         if component is None:
-            self.report(f"unknown component '{task.component}'", field="component", **report_at)
+            self.report(site, f"unknown component '{task.component}'", "component")
             for input_name, argument in task.arguments.items():
-                self._argument_type(context, consumer, placed, argument, f"arguments.{input_name}", task.source)
+                self._argument_type(context, consumer, argument, f"arguments.{input_name}")
             return
         for input_name, argument in task.arguments.items():
             spec = component.input(input_name)
             where = f"arguments.{input_name}"
             if spec is None:
                 known = ", ".join(i.name for i in component.inputs) or "none"
-                self.report(f"component '{task.component}' has no input '{input_name}' (inputs: {known})", field=where, **report_at)
-                continue
-            if isinstance(argument, TaskFinalStatusRef) and not exit_task:
-                self.report("only an ExitHandler's exit task can take the final status", field=where, **report_at)
-                continue
-            self._check_argument(context, consumer, placed, argument, spec.type, where, task.source)
+                self.report(site, f"component '{task.component}' has no input '{input_name}' (inputs: {known})", where)
+            elif isinstance(argument, TaskFinalStatusRef) and not exit_task:
+                self.report(site, "only an ExitHandler's exit task can take the final status", where)
+            else:
+                self._check_argument(context, consumer, argument, spec.type, where)
         for spec in component.inputs:
             if spec.required and spec.name not in task.arguments:
-                self.report(
-                    f"missing required input '{spec.name}' of component '{task.component}'", field=f"arguments.{spec.name}", **report_at
-                )
+                self.report(site, f"missing required input '{spec.name}' of component '{task.component}'", f"arguments.{spec.name}")
 
-    def _check_settings(self, settings: TaskSettings, report_at: dict[str, str | None]) -> None:
+    def _check_settings(self, settings: TaskSettings, site: _Site) -> None:
         def bad(message: str, where: str) -> None:
-            self.report(message, field=f"settings.{where}", **report_at)
+            self.report(site, message, f"settings.{where}")
 
         retry = settings.retry
         if retry is not None:
@@ -330,118 +329,90 @@ class _Checker:
             if not secret.env and not secret.mount_path:
                 bad(f"secret '{secret.secret}' is neither exposed as env nor mounted", "secrets")
 
-    def _check_after(self, context: _GraphContext, consumer: str, placed: _Placed, after: tuple[str, ...], source: str | None) -> None:
+    def _check_after(self, context: _Graph, consumer: _Consumer, after: tuple[str, ...]) -> None:
         for upstream in after:
             if upstream not in context.placed:
-                self.report(f"runs after unknown task '{upstream}'", graph=context.label, task=consumer, field="after", source=source)
-                continue
-            self._depend(context, consumer, placed, upstream, "after", source)
+                self.report(consumer.site, f"runs after unknown task '{upstream}'", "after")
+            else:
+                self._depend(context, consumer, upstream, "after")
 
-    def _check_comparison(
-        self, context: _GraphContext, name: str, placed: _Placed, comparison: Comparison, where: str, source: str | None
-    ) -> None:
-        # The group itself evaluates the comparison, from the scope it sits in.
+    def _check_condition(self, context: _Graph, consumer: _Consumer, condition: Condition) -> None:
+        branches = condition.branches
+        if not branches or branches[0].when is None:
+            self.report(consumer.site, "a condition needs a first branch with a comparison (If)", "branches")
+        for index, branch in enumerate(branches):
+            if branch.when is None and index != len(branches) - 1:
+                self.report(consumer.site, "only the last branch may have no condition (Else)", f"branches[{index}]")
+            if branch.when is not None:
+                self._check_comparison(context, consumer, branch.when, f"branches[{index}].when")
+
+    def _check_comparison(self, context: _Graph, consumer: _Consumer, comparison: Comparison, where: str) -> None:
+        # The group evaluates its comparisons from the scope it sits in.
         kinds = []
         for side, argument in (("left", comparison.left), ("right", comparison.right)):
-            kind = self._argument_type(context, name, placed, argument, f"{where}.{side}", source)
+            kind = self._argument_type(context, consumer, argument, f"{where}.{side}")
             if kind and not (types.is_parameter(kind) or kind == types.ANY_PARAMETER):
-                self.report(
-                    f"a condition can only compare parameters, not a {kind}",
-                    graph=context.label,
-                    task=name,
-                    field=f"{where}.{side}",
-                    source=source,
-                )
+                self.report(consumer.site, f"a condition can only compare parameters, not {_a(kind)}", f"{where}.{side}")
             kinds.append(kind)
-        if comparison.op in ("<", "<=", ">", ">=") and any(k in ("list", "dict", "bool") for k in kinds):
-            self.report(
-                f"'{comparison.op}' cannot order {' and '.join(str(k) for k in kinds)} values",
-                graph=context.label,
-                task=name,
-                field=where,
-                source=source,
-            )
+        if comparison.op in _ORDERING and any(k in ("list", "dict", "bool") for k in kinds):
+            self.report(consumer.site, f"'{comparison.op}' cannot order {' and '.join(str(k) for k in kinds)} values", where)
 
-    def _check_loop(self, context: _GraphContext, name: str, placed: _Placed, loop: Loop) -> None:
-        report_at: dict[str, str | None] = {"graph": context.label, "task": name, "source": loop.source}
+    def _check_loop(self, context: _Graph, consumer: _Consumer, loop: Loop) -> None:
         if loop.parallelism < 0:
-            self.report("parallelism cannot be negative", field="parallelism", **report_at)
+            self.report(consumer.site, "parallelism cannot be negative", "parallelism")
         items = loop.items
         if isinstance(items, Constant) and not isinstance(items.value, list):
-            self.report(f"ParallelFor needs a list, got {type(items.value).__name__} {items.value!r}", field="items", **report_at)
+            self.report(consumer.site, f"ParallelFor needs a list, got {type(items.value).__name__} {items.value!r}", "items")
             return
-        outer = _Placed(node=loop, scope=placed.scope, loops=placed.loops)
-        kind = self._argument_type(context, name, outer, items, "items", loop.source)
+        kind = self._argument_type(context, consumer, items, "items")
         if kind and kind not in ("list", types.ANY, types.ANY_PARAMETER):
-            self.report(f"ParallelFor needs a list, got a {kind}", field="items", **report_at)
+            self.report(consumer.site, f"ParallelFor needs a list, got {_a(kind)}", "items")
 
-    def _check_argument(
-        self, context: _GraphContext, consumer: str, placed: _Placed, argument: Argument, expected: str, where: str, source: str | None
-    ) -> None:
-        given = self._argument_type(context, consumer, placed, argument, where, source)
-        if given is None:
-            return
-        if not types.accepts(expected, given):
-            self.report(
-                f"expects {_a(expected)}, but is given {_a(given)} {_describe(argument)}",
-                graph=context.label,
-                task=consumer,
-                field=where,
-                source=source,
-            )
+    # --- arguments and their types ----------------------------------------------------------------
 
-    def _argument_type(
-        self, context: _GraphContext, consumer: str, placed: _Placed, argument: Argument, where: str, source: str | None
-    ) -> str | None:
+    def _check_argument(self, context: _Graph, consumer: _Consumer, argument: Argument, expected: str, where: str) -> None:
+        given = self._argument_type(context, consumer, argument, where)
+        if given is not None and not types.accepts(expected, given):
+            self.report(consumer.site, f"expects {_a(expected)}, but is given {_a(given)} {_describe(argument)}", where)
+
+    def _argument_type(self, context: _Graph, consumer: _Consumer, argument: Argument, where: str) -> str | None:
         """The type of the value `argument` refers to, reporting broken references. None if unknown."""
-        report_at: dict[str, str | None] = {"graph": context.label, "task": consumer, "field": where, "source": source}
         if isinstance(argument, Constant):
             kind = types.type_of_constant(argument.value)
             if kind == "unsupported":
-                self.report(f"constant of type {type(argument.value).__name__} is not supported", **report_at)
+                self.report(consumer.site, f"constant of type {type(argument.value).__name__} is not supported", where)
                 return None
             return kind
         if isinstance(argument, ParameterRef):
             spec = context.parameters.get(argument.name)
             if spec is None:
-                self.report(f"unknown pipeline parameter '{argument.name}'", **report_at)
+                self.report(consumer.site, f"unknown pipeline parameter '{argument.name}'", where)
                 return None
             return spec.type
         if isinstance(argument, OutputRef):
-            return self._producer_type(context, argument, placed.scope, where, consumer, placed=placed, source=source)
+            return self._output_type(context, consumer, argument, where, record=True)
         if isinstance(argument, LoopItemRef):
-            loop = next((lp for lp in placed.loops if lp.name == argument.loop), None)
+            loop = next((lp for lp in consumer.loops if lp.name == argument.loop), None)
             if loop is None:
-                self.report(f"uses the item of loop '{argument.loop}', which does not enclose it", **report_at)
+                self.report(consumer.site, f"uses the item of loop '{argument.loop}', which does not enclose it", where)
                 return None
-            return self._loop_item_type(loop, argument.key, report_at)
+            return self._loop_item_type(loop, argument.key, consumer.site, where)
         if isinstance(argument, CollectedRef):
-            return self._collected_type(context, consumer, placed, argument, report_at)
+            return self._collected_type(context, consumer, argument, where)
         return types.FINAL_STATUS
 
-    def _producer_type(
-        self,
-        context: _GraphContext,
-        ref: OutputRef,
-        scope: Scope,
-        where: str,
-        consumer: str,
-        *,
-        placed: _Placed | None = None,
-        source: str | None = None,
-    ) -> str | None:
-        report_at: dict[str, str | None] = {"graph": context.label, "task": consumer, "field": where, "source": source}
+    def _output_type(self, context: _Graph, consumer: _Consumer, ref: OutputRef, where: str, *, record: bool) -> str | None:
         producer = context.placed.get(ref.task)
         if producer is None:
-            self.report(f"refers to unknown task '{ref.task}'", **report_at)
+            self.report(consumer.site, f"refers to unknown task '{ref.task}'", where)
             return None
-        if placed is not None:
-            self._depend(context, consumer, placed, ref.task, where, source)
+        if record:
+            self._depend(context, consumer, ref.task, where)
         elif producer.scope:
-            self.report(f"task '{ref.task}' is inside '{producer.scope[-1]}'; its outputs are not visible here", **report_at)
+            self.report(consumer.site, f"task '{ref.task}' is inside '{producer.scope[-1]}'; its outputs are not visible here", where)
         output = self._output_spec(producer.node, ref.output)
         if output is None:
-            self.report(f"task '{ref.task}' has no output '{ref.output}'", **report_at)
+            self.report(consumer.site, f"task '{ref.task}' has no output '{ref.output}'", where)
             return None
         return output.type
 
@@ -453,101 +424,94 @@ class _Checker:
             return component.output(output_name) if component else None
         return None
 
-    def _loop_item_type(self, loop: Loop, key: str | None, report_at: dict[str, str | None]) -> str:
+    def _loop_item_type(self, loop: Loop, key: str | None, site: _Site, where: str) -> str:
         if not isinstance(loop.items, Constant) or not isinstance(loop.items.value, list) or not loop.items.value:
             return types.ANY_PARAMETER
         items = loop.items.value
         if key is not None:
             if not all(isinstance(item, dict) and key in item for item in items):
-                self.report(f"loop '{loop.name}' has items without the key '{key}'", **report_at)
+                self.report(site, f"loop '{loop.name}' has items without the key '{key}'", where)
                 return types.ANY_PARAMETER
             items = [item[key] for item in items]
         kinds = {types.type_of_constant(item) for item in items}
         only = kinds.pop() if len(kinds) == 1 else None
         return only if only is not None else types.ANY_PARAMETER
 
-    def _collected_type(
-        self, context: _GraphContext, consumer: str, placed: _Placed, ref: CollectedRef, report_at: dict[str, str | None]
-    ) -> str | None:
+    def _collected_type(self, context: _Graph, consumer: _Consumer, ref: CollectedRef, where: str) -> str | None:
         producer = context.placed.get(ref.task)
         if producer is None:
-            self.report(f"collects from unknown task '{ref.task}'", **report_at)
+            self.report(consumer.site, f"collects from unknown task '{ref.task}'", where)
             return None
-        outside = [lp for lp in producer.loops if lp not in placed.loops]
+        outside = [loop for loop in producer.loops if loop not in consumer.loops]
         if not outside:
-            self.report(f"dsl.Collected needs task '{ref.task}' to be inside a ParallelFor that does not enclose the consumer", **report_at)
+            self.report(
+                consumer.site, f"dsl.Collected needs task '{ref.task}' to be inside a ParallelFor that does not enclose the consumer", where
+            )
             return None
         loop_placed = context.placed[outside[0].name]
-        if not _is_prefix(loop_placed.scope, placed.scope):
-            self.report(f"collects from task '{ref.task}', whose loop is not visible here", **report_at)
+        if not _is_prefix(loop_placed.scope, consumer.scope):
+            self.report(consumer.site, f"collects from task '{ref.task}', whose loop is not visible here", where)
             return None
-        # Depend on the loop as a whole: the fan-in waits for every iteration.
-        self._add_edge(context, consumer, placed, outside[0].name, loop_placed.scope, report_at)
+        # The fan-in waits for the loop as a whole: every iteration.
+        self._add_edge(context, consumer, outside[0].name, loop_placed.scope, where)
         output = self._output_spec(producer.node, ref.output)
         if output is None:
-            self.report(f"task '{ref.task}' has no output '{ref.output}'", **report_at)
+            self.report(consumer.site, f"task '{ref.task}' has no output '{ref.output}'", where)
             return None
         kind = output.type
-        for _ in outside[1:]:
+        for _ in outside:
             kind = types.list_of(kind)
-        return types.list_of(kind)
+        return kind
 
-    # --- dependencies and cycles -----------------------------------------------------------
+    # --- dependencies and cycles ---------------------------------------------------------------------
 
-    def _depend(self, context: _GraphContext, consumer: str, placed: _Placed, producer_name: str, where: str, source: str | None) -> None:
+    def _depend(self, context: _Graph, consumer: _Consumer, producer_name: str, where: str) -> None:
         producer = context.placed[producer_name]
-        report_at: dict[str, str | None] = {"graph": context.label, "task": consumer, "field": where, "source": source}
-        if not _is_prefix(producer.scope, placed.scope):
-            group = context.placed[producer.scope[len(_common_prefix(producer.scope, placed.scope))]].node
-            if isinstance(group, Loop):
-                hint = f"task '{producer_name}' runs inside ParallelFor '{group.name}'; use dsl.Collected to gather its outputs"
-            elif isinstance(group, Condition):
-                hint = f"task '{producer_name}' runs only under condition '{group.name}'; depend on it only from within that branch"
-            else:
-                hint = f"task '{producer_name}' is inside '{group.name}'; depend on it only from within that group"
-            self.report(hint, **report_at)
+        if _is_prefix(producer.scope, consumer.scope):
+            self._add_edge(context, consumer, producer_name, producer.scope, where)
             return
-        self._add_edge(context, consumer, placed, producer_name, producer.scope, report_at)
+        group = context.placed[producer.scope[len(_common_prefix(producer.scope, consumer.scope))]].node
+        if isinstance(group, Loop):
+            hint = f"task '{producer_name}' runs inside ParallelFor '{group.name}'; use dsl.Collected to gather its outputs"
+        elif isinstance(group, Condition):
+            hint = f"task '{producer_name}' runs only under condition '{group.name}'; depend on it only from within that branch"
+        else:
+            hint = f"task '{producer_name}' is inside '{group.name}'; depend on it only from within that group"
+        self.report(consumer.site, hint, where)
 
-    def _add_edge(
-        self, context: _GraphContext, consumer: str, placed: _Placed, producer_name: str, level: Scope, report_at: dict[str, str | None]
-    ) -> None:
-        """Record `consumer` depends on `producer_name` (which sits at `level`), lifted to that level."""
-        if consumer == producer_name:
-            self.report(f"'{consumer}' depends on itself", **report_at)
+    def _add_edge(self, context: _Graph, consumer: _Consumer, producer_name: str, level: Scope, where: str) -> None:
+        """Record that `consumer` depends on `producer_name`, which sits at `level`, lifted to that level."""
+        if consumer.name == producer_name:
+            self.report(consumer.site, f"'{consumer.name}' depends on itself", where)
             return
-        consumer_side = placed.scope[len(level)] if len(placed.scope) > len(level) else consumer
+        consumer_side = consumer.scope[len(level)] if len(consumer.scope) > len(level) else consumer.name
         if consumer_side != producer_name:
             context.edges.setdefault(level, {}).setdefault(consumer_side, set()).add(producer_name)
 
-    def _check_acyclic(self, context: _GraphContext, scope: Scope, edges: dict[str, set[str]]) -> None:
+    def _check_acyclic(self, context: _Graph, edges: dict[str, set[str]]) -> None:
+        """Depth-first search without recursion, so that long chains cannot overflow the stack."""
         state: dict[str, int] = {}  # 1: on the current path, 2: done
         for start in sorted(edges):
             if state.get(start):
                 continue
-            path: list[str] = [start]
-            iterators: list[Iterator[str]] = [iter(sorted(edges.get(start, ())))]
+            path = [start]
+            pending: list[Iterator[str]] = [iter(sorted(edges.get(start, ())))]
             state[start] = 1
-            while iterators:
-                upstream = next(iterators[-1], None)
+            while pending:
+                upstream = next(pending[-1], None)
                 if upstream is None:
                     state[path.pop()] = 2
-                    iterators.pop()
+                    pending.pop()
                 elif state.get(upstream) == 1:
                     cycle = [*path[path.index(upstream) :], upstream]
-                    node = context.placed[cycle[0]].node
-                    self.report(
-                        "dependency cycle: " + " -> ".join(reversed(cycle)),
-                        graph=context.label,
-                        task=cycle[0],
-                        field="after/arguments",
-                        source=node.source,
-                    )
+                    first = context.placed[cycle[0]].node
+                    site = _Site(context.label, first.name, first.source)
+                    self.report(site, "dependency cycle: " + " -> ".join(reversed(cycle)), "after/arguments")
                     return
                 elif not state.get(upstream):
                     state[upstream] = 1
                     path.append(upstream)
-                    iterators.append(iter(sorted(edges.get(upstream, ()))))
+                    pending.append(iter(sorted(edges.get(upstream, ()))))
 
 
 def _walk(nodes: tuple[Node, ...], scope: Scope, loops: tuple[Loop, ...]) -> Iterator[_Placed]:

@@ -316,3 +316,48 @@ def test_placeholders_must_name_real_inputs():
     text = text.replace("{kind: input_value, input: text}", "{kind: input_value, input: txet}")
     (problem,) = map(str, find_problems(loads(text)))
     assert "placeholder names unknown input 'txet'" in problem
+
+
+def test_a_default_of_the_wrong_type_is_rejected():
+    @dsl.pipeline(name="defaults")
+    def defaults(count: int = "three"):
+        add(a=count)
+
+    (problem,) = problems_of(defaults)
+    assert "field 'parameters.count.default'" in problem and "default 'three' is a str, not an int" in problem
+
+
+def test_a_loop_item_key_the_items_lack_is_rejected():
+    @dsl.pipeline(name="keys")
+    def keys():
+        with dsl.ParallelFor([{"a": 1}, {"b": 2}]) as item:
+            add(a=item.a)  # @item-key
+
+    (problem,) = problems_of(keys)
+    assert line_of("item-key") in problem and "loop 'for-loop' has items without the key 'a'" in problem
+
+
+def test_a_loop_item_used_outside_its_loop_is_rejected():
+    @dsl.pipeline(name="escape")
+    def escape():
+        with dsl.ParallelFor([1, 2]) as item:
+            add(a=item)
+        add(a=item)  # @escaped-item
+
+    (problem,) = problems_of(escape)
+    assert line_of("escaped-item") in problem and "uses the item of loop 'for-loop', which does not enclose it" in problem
+
+
+def test_nested_loops_collect_into_lists_of_lists():
+    @dsl.component
+    def flatten(rows: list) -> int:
+        return sum(map(len, rows))
+
+    @dsl.pipeline(name="nested-loops")
+    def nested_loops():
+        with dsl.ParallelFor([1, 2]) as outer:
+            with dsl.ParallelFor([3, 4]) as inner:
+                product = add(a=outer, b=inner)
+        flatten(rows=dsl.Collected(product.output))
+
+    assert compiler.compile_pipeline(nested_loops).name == "nested-loops"

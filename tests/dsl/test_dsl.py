@@ -604,7 +604,9 @@ def test_a_generic_artifact_fits_a_specific_input_and_the_reverse():
         compile_ir(strict)
 
 
-@pytest.mark.parametrize(("given", "expected"), [("P30D", 2592000), ("PT1H30M", 5400), ("P1W", 604800), ("PT0.5S", 0), (90, 90), ("2h", 7200)])
+@pytest.mark.parametrize(
+    ("given", "expected"), [("P30D", 2592000), ("PT1H30M", 5400), ("P1W", 604800), ("PT0.5S", 0), (90, 90), ("2h", 7200)]
+)
 def test_staleness_takes_iso_8601_and_short_durations(given, expected):
     @dsl.pipeline(name="stale")
     def stale():
@@ -618,7 +620,9 @@ def test_indexing_a_single_output_suggests_named_outputs():
     def indexing():
         consume(number=produce().output["x"])
 
-    with pytest.raises(DefinitionError, match=r"output 'Output' of task 'produce' is one value and cannot be indexed with 'x'; .* NamedTuple"):
+    with pytest.raises(
+        DefinitionError, match=r"output 'Output' of task 'produce' is one value and cannot be indexed with 'x'; .* NamedTuple"
+    ):
         compile_ir(indexing)
 
 
