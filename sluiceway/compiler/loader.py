@@ -23,11 +23,13 @@ def load_pipeline_from_file(spec: str) -> Pipeline:
     module = importlib.util.module_from_spec(module_spec)
     sys.modules[module_name] = module
     # Let the pipeline file import its neighbours, as `python FILE.py` would.
-    sys.path.insert(0, str(path.resolve().parent))
+    folder = str(path.resolve().parent)
+    sys.path.insert(0, folder)
     try:
         module_spec.loader.exec_module(module)
     finally:
-        sys.path.pop(0)
+        if folder in sys.path:
+            sys.path.remove(folder)
     pipelines = {name: value for name, value in vars(module).items() if isinstance(value, Pipeline)}
     if func_name:
         found = getattr(module, func_name, None)
