@@ -302,7 +302,8 @@ class _Token:
     def __str__(self) -> str:
         return f"\x00sluiceway:{self.index}\x00"
 
-    __format__ = lambda self, spec: str(self)  # noqa: E731 - f"{x}" must give the token
+    def __format__(self, spec: str) -> str:
+        return str(self)  # f"{x}" must give the token whatever the format spec
 
 
 class _ArtifactTokens:
@@ -319,7 +320,8 @@ class _ArtifactTokens:
     def __str__(self) -> str:
         return str(self.path)
 
-    __format__ = lambda self, spec: str(self)  # noqa: E731
+    def __format__(self, spec: str) -> str:
+        return str(self)
 
 
 class ContainerComponent(_CachedDescription):

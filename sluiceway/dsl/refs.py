@@ -12,7 +12,7 @@ from ..core import ir
 from ..core.errors import DefinitionError
 
 if TYPE_CHECKING:
-    from .tasks import PipelineTask
+    from .tasks import ImporterTask, PipelineTask
 
 
 class Ref:
@@ -73,7 +73,7 @@ class PipelineParameter(Ref):
 
 
 class TaskOutput(Ref):
-    def __init__(self, task: PipelineTask, name: str) -> None:
+    def __init__(self, task: PipelineTask | ImporterTask, name: str) -> None:
         self.task = task
         self.name = name
 

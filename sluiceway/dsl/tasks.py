@@ -37,7 +37,7 @@ def seconds(value: float | int | str | timedelta, what: str) -> float:
 class _Outputs(Mapping[str, TaskOutput]):
     """`task.outputs['name']`, with an error that lists the outputs there are."""
 
-    def __init__(self, task: _TaskBase, names: tuple[str, ...]) -> None:
+    def __init__(self, task: PipelineTask | ImporterTask, names: tuple[str, ...]) -> None:
         self._task = task
         self._names = names
 
@@ -46,7 +46,7 @@ class _Outputs(Mapping[str, TaskOutput]):
             raise DefinitionError(
                 f"{self._task.source}: task '{self._task.name}' has no output '{name}' (outputs: {', '.join(self._names) or 'none'})"
             )
-        return TaskOutput(self._task, name)  # type: ignore[arg-type]
+        return TaskOutput(self._task, name)
 
     def __iter__(self) -> Any:
         return iter(self._names)
@@ -63,7 +63,7 @@ class _TaskBase:
 
     @property
     def outputs(self) -> Mapping[str, TaskOutput]:
-        return _Outputs(self, self._output_names)
+        return _Outputs(self, self._output_names)  # type: ignore[arg-type] # only subclasses are instantiated
 
     @property
     def output(self) -> TaskOutput:
@@ -74,7 +74,7 @@ class _TaskBase:
                 f"{self.source}: task '{self.name}' has {len(self._output_names)} outputs ({listing}); "
                 "use task.outputs['<name>'] to pick one"
             )
-        return TaskOutput(self, self._output_names[0])  # type: ignore[arg-type]
+        return TaskOutput(self, self._output_names[0])  # type: ignore[arg-type] # only subclasses are instantiated
 
     def after(self, *tasks: _TaskBase) -> _TaskBase:
         """Run this task only once `tasks` have finished."""
