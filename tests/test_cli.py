@@ -117,3 +117,10 @@ def test_compile_takes_the_outermost_of_nested_pipelines(tmp_path, cli):
     result = cli("compile", str(source), "-o", str(tmp_path / "out.yaml"))
     assert result.returncode == 0, result.stderr
     assert load(tmp_path / "out.yaml").name == "outer"
+
+
+def test_compile_into_a_missing_folder_says_so(tmp_path, cli):
+    source = write(tmp_path, NESTED)
+    result = cli("compile", str(source), "-o", str(tmp_path / "no" / "such" / "out.yaml"))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "cannot write" in result.stderr and "No such file or directory" in result.stderr

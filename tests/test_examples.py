@@ -41,6 +41,13 @@ def test_example_matches_its_golden_file(example, compiled):
     assert golden.read_text() == text, f"{example} compiles differently from {golden.name}: run `make golden` if intended"
 
 
+@pytest.mark.parametrize("example", [path.stem for path in EXAMPLE_FILES])
+def test_the_compiler_writes_the_canonical_form(example, compiled):
+    """Defaults stay off disk: a file read back and written again is unchanged."""
+    pipeline = compiled[example]
+    assert dump_yaml(ir.canonical(pipeline)) == dump_yaml(pipeline)
+
+
 @pytest.mark.parametrize("golden", sorted(GOLDEN.glob("*.yaml")), ids=lambda p: p.stem)
 def test_golden_files_are_valid_ir_and_match_the_schema(golden):
     pipeline = validate(load(golden))

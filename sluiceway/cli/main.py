@@ -48,8 +48,12 @@ def compile_command(source: str, output: str) -> None:
         _fail(str(error))
     except Exception as error:  # the user's pipeline code raised
         _fail(_user_code_error(error, source.partition(":")[0]))
-    dump(pipeline, output)
-    click.echo(f"Wrote {output} ({pipeline.name}: {_count_tasks(pipeline)} tasks)")
+    try:
+        dump(pipeline, output)
+    except OSError as error:
+        _fail(f"cannot write {output}: {error.strerror or error}")
+    count = _count_tasks(pipeline)
+    click.echo(f"Wrote {output} ({pipeline.name}: {count} task{'' if count == 1 else 's'})")
 
 
 @cli.command("validate")

@@ -7,13 +7,14 @@ from typing import Any
 
 import msgspec
 
-from ..core import ir, yaml_emitter
+from ..core import ir
 from ..core.errors import DefinitionError
-from ..core.serialize import dump
+from ..core.serialize import dump, dump_component
 from ..core.validate import validate
 from ..dsl.components import BaseComponent
 from ..dsl.context import ComponentTable
 from ..dsl.pipeline import Pipeline
+from ..dsl.pipeline import pipeline_name as dsl_pipeline_name
 
 
 def compile_pipeline(
@@ -23,7 +24,8 @@ def compile_pipeline(
     pipeline = _as_pipeline(pipeline_func)
     built = pipeline.build(parameter_defaults=pipeline_parameters)
     if pipeline_name:
-        built = msgspec.structs.replace(built, name=pipeline_name)
+        name, free_text = dsl_pipeline_name(pipeline_name, "pipeline_name")
+        built = msgspec.structs.replace(built, name=name, display_name=free_text or built.display_name)
     return validate(built)
 
 
@@ -56,9 +58,7 @@ class Compiler:
         """
         del type_check
         if isinstance(pipeline_func, BaseComponent) and not isinstance(pipeline_func, Pipeline):
-            component = pipeline_func.describe(ComponentTable())
-            encoded = msgspec.to_builtins(component, order="deterministic")
-            Path(package_path).write_text(yaml_emitter.dumps(encoded), encoding="utf-8")
+            dump_component(pipeline_func.describe(ComponentTable()), package_path)
             return
         pipeline = compile_pipeline(pipeline_func, pipeline_name=pipeline_name, pipeline_parameters=pipeline_parameters)
         dump(pipeline, package_path)

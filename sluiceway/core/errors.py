@@ -15,6 +15,8 @@ class Problem:
 
     message: str
     pipeline: str = ""
+    component: str = ""
+    """Set when the problem is inside a component (a nested pipeline's task, say)."""
     task: str = ""
     field: str = ""
     source: str = ""
@@ -25,6 +27,8 @@ class Problem:
             where.append(self.source)
         if self.pipeline:
             where.append(f"pipeline '{self.pipeline}'")
+        if self.component:
+            where.append(f"component '{self.component}'")
         if self.task:
             where.append(f"task '{self.task}'")
         if self.field:

@@ -16,12 +16,14 @@ Shape, in brief:
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Literal, TypeVar
 
 import msgspec
 
 API_VERSION = "sluiceway.dev/v1alpha1"
 PIPELINE_KIND = "Pipeline"
+COMPONENT_KIND = "Component"
 
 
 class _Struct(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True, kw_only=True):
@@ -40,10 +42,44 @@ def terse(cls: type[_S], **values: Any) -> _S:
 
     (msgspec omits a default only when it is the very default object, not an equal one.)
     """
-    defaults = dict(
-        zip(cls.__struct_fields__[len(cls.__struct_fields__) - len(cls.__struct_defaults__) :], cls.__struct_defaults__, strict=True)
-    )
+    defaults = _field_defaults(cls)
     return cls(**{name: value for name, value in values.items() if name not in defaults or value != defaults[name]})
+
+
+@functools.cache
+def _field_defaults(cls: type[msgspec.Struct]) -> dict[str, Any]:
+    fields = cls.__struct_fields__
+    return dict(zip(fields[len(fields) - len(cls.__struct_defaults__) :], cls.__struct_defaults__, strict=True))
+
+
+def canonical(value: Any, *, drop_sources: bool = False) -> Any:
+    """`value` with every field equal to its default replaced by the default itself.
+
+    Equal IR values then serialize identically, whether they were built by the DSL, loaded
+    from a file that spells defaults out, or constructed by hand. With `drop_sources`, node
+    source lines are cleared too (for the digest).
+    """
+    if isinstance(value, msgspec.Struct):
+        defaults = _field_defaults(type(value))
+        changes: dict[str, Any] = {}
+        for name in value.__struct_fields__:
+            current = getattr(value, name)
+            if drop_sources and name == "source" and isinstance(value, _NODE_TYPES):
+                new = None
+            else:
+                new = canonical(current, drop_sources=drop_sources)
+            if name in defaults and new == defaults[name]:
+                new = defaults[name]
+            if new is not current:
+                changes[name] = new
+        return msgspec.structs.replace(value, **changes) if changes else value
+    if isinstance(value, tuple):
+        items = tuple(canonical(item, drop_sources=drop_sources) for item in value)
+        return value if all(a is b for a, b in zip(items, value, strict=True)) else items
+    if isinstance(value, dict):
+        mapping = {key: canonical(item, drop_sources=drop_sources) for key, item in value.items()}
+        return value if all(mapping[key] is value[key] for key in value) else mapping
+    return value
 
 
 # --- Arguments: what a task input is bound to -------------------------------------------
@@ -213,6 +249,7 @@ class ExitHandler(_Tagged, frozen=True, tag="exit_handler"):
 
 Node = Task | Importer | Condition | Loop | ExitHandler
 Group = Condition | Loop | ExitHandler
+_NODE_TYPES = (Task, Importer, Condition, Loop, ExitHandler)
 
 
 # --- Components -----------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ import yaml
 
 from . import yaml_emitter
 from .errors import IRFormatError
-from .ir import API_VERSION, PIPELINE_KIND, Pipeline
+from .ir import API_VERSION, COMPONENT_KIND, PIPELINE_KIND, Component, Pipeline, canonical
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -38,6 +39,26 @@ def dump(pipeline: Pipeline, path: str | Path) -> None:
     path.write_text(text, encoding="utf-8")
 
 
+def dump_component(component: Component, path: str | Path) -> None:
+    """Write one component as a document of its own (kind Component), JSON or YAML by suffix."""
+    path = Path(path)
+    data = {"apiVersion": API_VERSION, "kind": COMPONENT_KIND, **msgspec.to_builtins(canonical(component), order="deterministic")}
+    text = json.dumps(data, indent=2) + "\n" if path.suffix == ".json" else yaml_emitter.dumps(data)
+    path.write_text(text, encoding="utf-8")
+
+
+def component_from_dict(data: dict[str, Any], origin: str) -> Component:
+    """Read a document written by dump_component."""
+    if data.get("apiVersion") != API_VERSION:
+        raise IRFormatError(f"{origin}: apiVersion {data.get('apiVersion')!r} is not supported; this Sluiceway reads {API_VERSION!r}")
+    fields = {key: value for key, value in data.items() if key not in ("apiVersion", "kind")}
+    try:
+        component: Component = canonical(msgspec.convert(fields, Component))
+        return component
+    except msgspec.ValidationError as error:
+        raise IRFormatError(f"{origin}: {error}") from None
+
+
 def loads(text: str | bytes, origin: str = "<string>") -> Pipeline:
     """Read a pipeline from YAML or JSON text. Raises IRFormatError naming `origin` and the field."""
     try:
@@ -60,24 +81,13 @@ def from_dict(data: object, origin: str = "<data>") -> Pipeline:
     if data.get("apiVersion") != API_VERSION:
         raise IRFormatError(f"{origin}: apiVersion {data.get('apiVersion')!r} is not supported; this Sluiceway reads {API_VERSION!r}")
     try:
-        return msgspec.convert(data, Pipeline)
+        pipeline: Pipeline = canonical(msgspec.convert(data, Pipeline))
+        return pipeline
     except msgspec.ValidationError as error:
         raise IRFormatError(f"{origin}: {error}") from None
 
 
 def digest(pipeline: Pipeline) -> str:
     """A content digest: equal for pipelines that mean the same, whatever their source lines."""
-    canonical = msgspec.json.encode(_without_sources(msgspec.to_builtins(pipeline)), order="sorted")
-    return "sha256:" + hashlib.sha256(canonical).hexdigest()
-
-
-_NODE_KINDS = frozenset({"task", "importer", "condition", "loop", "exit_handler"})
-
-
-def _without_sources(value: Any) -> Any:
-    if isinstance(value, dict):
-        is_node = value.get("kind") in _NODE_KINDS
-        return {key: _without_sources(item) for key, item in value.items() if not (is_node and key == "source")}
-    if isinstance(value, (list, tuple)):
-        return [_without_sources(item) for item in value]
-    return value
+    canonical_form = msgspec.json.encode(canonical(pipeline, drop_sources=True), order="sorted")
+    return "sha256:" + hashlib.sha256(canonical_form).hexdigest()

@@ -43,6 +43,9 @@ def accepts(input_type: str, argument_type: str) -> bool:
     """Whether an input declared as `input_type` may take a value of `argument_type`."""
     if input_type in (ANY, argument_type):
         return True
+    if argument_type == ANY:
+        # An untyped value (KFP v1 style) is trusted to fit; the task checks at run time.
+        return is_known(input_type) and input_type != FINAL_STATUS
     if argument_type == ANY_PARAMETER:
         return is_parameter(input_type)
     if input_type == "float" and argument_type == "int":
@@ -51,8 +54,8 @@ def accepts(input_type: str, argument_type: str) -> bool:
     # KFP v1 files type their files loosely (CSV, TFModel, ...), and these load as Artifact.
     if "Artifact" in (input_type, argument_type):
         return input_type in ARTIFACT_TYPES and argument_type in ARTIFACT_TYPES
-    if input_type == "list[Artifact]":
-        return argument_type.startswith("list[") and argument_type[5:-1] in ARTIFACT_TYPES
+    if input_type.startswith("list[") and argument_type.startswith("list["):
+        return accepts(input_type[5:-1], argument_type[5:-1]) and is_artifact(argument_type)
     return False
 
 

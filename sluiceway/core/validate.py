@@ -83,6 +83,7 @@ class _Site:
     """Where a problem is: the graph, the node, and the source line that created it."""
 
     graph: str
+    """The component the problem is in; empty for the pipeline's own top level."""
     task: str = ""
     source: str | None = None
 
@@ -112,6 +113,8 @@ class _Graph:
     label: str
     parameters: Mapping[str, InputSpec]
     placed: dict[str, _Placed] = field(default_factory=dict)
+    exit_tasks: dict[str, Task] = field(default_factory=dict)
+    """Exit tasks by name: named like every node, but no other node may depend on them."""
     edges: dict[Scope, dict[str, set[str]]] = field(default_factory=dict)
     """Per level: node -> the nodes at that level it depends on."""
 
@@ -124,19 +127,23 @@ class _Checker:
         self._component_stack: list[str] = []
 
     def report(self, site: _Site, message: str, field: str = "") -> None:
-        self.problems.append(Problem(message=message, pipeline=site.graph, task=site.task, field=field, source=site.source or ""))
+        self.problems.append(
+            Problem(
+                message=message, pipeline=self.pipeline.name, component=site.graph, task=site.task, field=field, source=site.source or ""
+            )
+        )
 
     # --- pipeline and components -----------------------------------------------------------------
 
     def check(self) -> None:
         pipeline = self.pipeline
-        site = _Site(pipeline.name)
+        site = _Site("")
         for name, where in ((pipeline.name, "name"), *((key, f"components.{key}") for key in pipeline.components)):
             problem = node_name_problem(name)
             if problem:
                 self.report(site, problem, where)
         parameters = self._check_io_specs(pipeline.parameters, pipeline.outputs, site, "parameters")
-        self._check_graph(pipeline.graph, parameters, pipeline.outputs, pipeline.name)
+        self._check_graph(pipeline.graph, parameters, pipeline.outputs, "")
         for key in pipeline.components:
             self._check_component(key)
 
@@ -176,11 +183,11 @@ class _Checker:
             return
         if key in self._component_stack:
             cycle = " -> ".join([*self._component_stack[self._component_stack.index(key) :], key])
-            self.report(_Site(self.pipeline.name), f"nested pipelines contain each other: {cycle}", f"components.{key}")
+            self.report(_Site(""), f"nested pipelines contain each other: {cycle}", f"components.{key}")
             return
         self._component_stack.append(key)
         component = self.pipeline.components[key]
-        label = f"{self.pipeline.name}/{key}"
+        label = key
         site = _Site(label)
         inputs = self._check_io_specs(component.inputs, component.outputs, site, "inputs")
         implementation = component.implementation
@@ -218,6 +225,8 @@ class _Checker:
         context = _Graph(label=label, parameters=parameters)
         for placed in _walk(graph.nodes, (), ()):
             self._place(context, placed)
+            if isinstance(placed.node, ExitHandler):
+                self._place_exit_task(context, placed.node.exit_task)
         for placed in context.placed.values():
             self._check_node(context, placed)
         for edges in context.edges.values():
@@ -243,14 +252,25 @@ class _Checker:
     def _place(self, context: _Graph, placed: _Placed) -> None:
         node = placed.node
         site = _Site(context.label, node.name, node.source)
-        if node.name in context.placed:
-            first = context.placed[node.name].node.source
+        if node.name in context.placed or node.name in context.exit_tasks:
+            earlier = context.placed.get(node.name)
+            first = earlier.node.source if earlier else context.exit_tasks[node.name].source
             self.report(site, f"duplicate name '{node.name}'" + (f" (first defined at {first})" if first else ""), "name")
             return
         problem = node_name_problem(node.name)
         if problem:
             self.report(site, problem, "name")
         context.placed[node.name] = placed
+
+    def _place_exit_task(self, context: _Graph, task: Task) -> None:
+        site = _Site(context.label, task.name, task.source)
+        if task.name in context.placed or task.name in context.exit_tasks:
+            self.report(site, f"duplicate name '{task.name}'", "name")
+            return
+        problem = node_name_problem(task.name)
+        if problem:
+            self.report(site, problem, "name")
+        context.exit_tasks[task.name] = task
 
     def _check_node(self, context: _Graph, placed: _Placed) -> None:
         node = placed.node

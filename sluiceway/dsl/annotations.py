@@ -99,6 +99,10 @@ def type_name(annotation: Any, where: str) -> str:
     """The IR type of a plain annotation or a type string ('Integer', 'CSV', int, Dataset)."""
     if annotation is None or annotation is typing.Any:
         return types.ANY
+    if isinstance(annotation, dict):
+        # KFP v1 structured types ({GCSPath: {data_type: CSV}}, ...): their meaning is the
+        # component's own business, so they take anything.
+        return types.ANY
     if isinstance(annotation, str):
         if annotation in types.ARTIFACT_TYPES:
             return annotation

@@ -58,7 +58,8 @@ class ComponentTable:
         known = self._keys_by_object.get(id(owner))
         if known is not None:
             return known[1]
-        component: ir.Component = build()
+        # Components are few, so making each canonical here costs little.
+        component: ir.Component = ir.canonical(build())
         content = msgspec.json.encode(component)
         key = self._keys_by_content.get(content)
         if key is None:

@@ -68,7 +68,9 @@ class _FollowingBranch(_Group):
 class Elif(_FollowingBranch):
     """Run the block when the previous branches did not and `condition` holds."""
 
-    def __init__(self, condition: Any) -> None:
+    def __init__(self, condition: Any, name: str | None = None) -> None:
+        """`name` is accepted for KFP compatibility: all branches share their dsl.If's group."""
+        del name
         source = caller_source()
         self._attach(_comparison(condition, source, "dsl.Elif"), "dsl.Elif", source)
 
@@ -76,7 +78,8 @@ class Elif(_FollowingBranch):
 class Else(_FollowingBranch):
     """Run the block when none of the previous branches did."""
 
-    def __init__(self) -> None:
+    def __init__(self, name: str | None = None) -> None:
+        del name  # accepted for KFP compatibility, as for dsl.Elif
         self._attach(None, "dsl.Else", caller_source())
 
 

@@ -25,15 +25,14 @@ class Pipeline(BaseComponent):
         self, func: Callable[..., Any], name: str | None = None, description: str | None = None, display_name: str | None = None
     ) -> None:
         where = _where(func)
-        given = name or func.__name__
-        derived = given if node_name_problem(given) is None else sanitize(given)
-        if not derived:
-            raise DefinitionError(f"{where}: pipeline name {given!r} has no letters to make a name from; pass name='my-pipeline'")
+        if name:
+            derived, free_text = pipeline_name(name, where)
+        else:
+            derived, free_text = pipeline_name(func.__name__, where)[0], None
         super().__init__(derived)
         self.pipeline_func = func
         self.description = description if description is not None else (inspect.getdoc(func) or "")
-        # A free-text name ('Two step pipeline', as KFP v1 examples have) is kept for display.
-        self.display_name = display_name or (given if derived != given else None)
+        self.display_name = display_name or free_text
         functools.update_wrapper(self, func)
 
     def build(self, parameter_defaults: dict[str, Any] | None = None) -> ir.Pipeline:
@@ -79,7 +78,7 @@ class Pipeline(BaseComponent):
         parameters: list[ir.InputSpec] = []
         stand_ins: dict[str, PipelineParameter] = {}
         for parameter in signature.parameters.values():
-            io = describe_parameter(hints.get(parameter.name, str), f"{where}: parameter '{parameter.name}'")
+            io = describe_parameter(hints.get(parameter.name), f"{where}: parameter '{parameter.name}'")
             if io.direction != "input" or io.as_path:
                 raise DefinitionError(f"{where}: pipeline parameter '{parameter.name}' must be a plain type or Input[...]")
             default = _default(parameter, where)
@@ -122,6 +121,20 @@ class Pipeline(BaseComponent):
             assert isinstance(argument, ir.OutputRef)
             bindings[output_name] = argument
         return tuple(outputs), bindings
+
+
+def pipeline_name(given: str, where: str) -> tuple[str, str | None]:
+    """A valid pipeline name for `given`, and `given` itself when it had to change.
+
+    A free-text name ('Two step pipeline', as KFP v1 examples have) becomes
+    'two-step-pipeline', and the text is kept as the display name.
+    """
+    if node_name_problem(given) is None:
+        return given, None
+    derived = sanitize(given)
+    if not derived:
+        raise DefinitionError(f"{where}: pipeline name {given!r} has no letters to make a name from; pass name='my-pipeline'")
+    return derived, given
 
 
 def _declared_output_types(annotation: Any, where: str) -> dict[str, str]:

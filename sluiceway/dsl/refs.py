@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..core import ir
 from ..core.errors import DefinitionError
+from .context import caller_source
 
 if TYPE_CHECKING:
     from .tasks import ImporterTask, PipelineTask
@@ -45,7 +46,9 @@ class Ref:
     __hash__ = object.__hash__
 
     def __bool__(self) -> bool:
-        raise DefinitionError(f"{self!r} has no value while the pipeline is being defined; use dsl.If(...) to branch on it at run time")
+        raise DefinitionError(
+            f"{caller_source()}: {self!r} has no value while the pipeline is being defined; use dsl.If(...) to branch on it at run time"
+        )
 
 
 class ConditionExpression:
@@ -56,7 +59,8 @@ class ConditionExpression:
 
     def __bool__(self) -> bool:
         raise DefinitionError(
-            "a comparison of pipeline values is decided at run time; pass it to dsl.If(...) instead of using it in Python's if"
+            f"{caller_source()}: a comparison of pipeline values is decided at run time; "
+            "pass it to dsl.If(...) instead of using it in Python's if"
         )
 
 
@@ -138,11 +142,11 @@ _PLAIN = (str, int, float, bool, type(None))
 
 def to_argument(value: Any) -> ir.Argument:
     """Bind a Python value given in a pipeline function to an IR argument."""
-    from .tasks import PipelineTask
+    from .tasks import ImporterTask, PipelineTask
 
     if isinstance(value, Ref):
         return value.to_argument()
-    if isinstance(value, PipelineTask):
+    if isinstance(value, (PipelineTask, ImporterTask)):
         return value.output.to_argument()
     return ir.Constant(value=_constant(value))
 

@@ -58,7 +58,8 @@ class _Outputs(Mapping[str, TaskOutput]):
 class _TaskBase:
     name: str
     source: str
-    _after: list[str]
+    _after: dict[str, None]
+    """Upstream task names, in the order given (a dict as an ordered set)."""
     _output_names: tuple[str, ...]
 
     @property
@@ -81,8 +82,7 @@ class _TaskBase:
         for task in tasks:
             if not isinstance(task, _TaskBase):
                 raise DefinitionError(f"{self.source}: .after() takes tasks, not {task!r}")
-            if task.name not in self._after:
-                self._after.append(task.name)
+            self._after[task.name] = None
         return self
 
 
@@ -95,7 +95,7 @@ class PipelineTask(_TaskBase):
         self.component_spec = component
         self.arguments = arguments
         self.source = source
-        self._after = []
+        self._after = {}
         self._output_names = tuple(output.name for output in component.outputs)
         self._display_name: str | None = None
         self._retry: ir.RetryPolicy | None = None
@@ -167,9 +167,9 @@ class PipelineTask(_TaskBase):
         self._resources["accelerator_count"] = int(limit)
         return self
 
-    def set_gpu_limit(self, gpu: int | str, vendor: str = "nvidia.com/gpu") -> PipelineTask:
-        """KFP v1's spelling of set_accelerator_limit."""
-        return self.set_accelerator_type(vendor).set_accelerator_limit(gpu)
+    def set_gpu_limit(self, gpu: int | str, vendor: str = "nvidia") -> PipelineTask:
+        """KFP v1's spelling: `vendor` 'nvidia' or 'amd' means the resource nvidia.com/gpu or amd.com/gpu."""
+        return self.set_accelerator_type(vendor if "/" in vendor else f"{vendor}.com/gpu").set_accelerator_limit(gpu)
 
     def set_env_variable(self, name: str, value: str) -> PipelineTask:
         self._env[name] = str(value)
@@ -230,11 +230,12 @@ class ImporterTask(_TaskBase):
         self.metadata = metadata
         self.reimport = reimport
         self.source = source
-        self._after = []
+        self._after = {}
         self._output_names = ("artifact",)
 
     def to_ir(self) -> ir.Importer:
-        return ir.Importer(
+        return ir.terse(
+            ir.Importer,
             name=self.name,
             uri=self.uri,
             artifact_type=self.artifact_type,

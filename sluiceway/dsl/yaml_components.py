@@ -24,6 +24,7 @@ import yaml
 from ..core import ir, types
 from ..core.errors import DefinitionError, IRFormatError
 from ..core.names import sanitize
+from ..core.serialize import component_from_dict
 from .annotations import type_name
 from .components import _CachedDescription
 
@@ -44,14 +45,13 @@ class LoadedComponent(_CachedDescription):
     def _build(self) -> ir.Component:
         document = self._document
         implementation = document.get("implementation")
-        if isinstance(implementation, dict) and "kind" in implementation:
-            try:
-                return msgspec.convert(document, ir.Component)
-            except msgspec.ValidationError as error:
-                raise IRFormatError(f"{self._origin}: {error}") from None
+        if document.get("kind") == ir.COMPONENT_KIND:
+            return component_from_dict(document, self._origin)
         if isinstance(implementation, dict) and isinstance(implementation.get("container"), dict):
             return self._from_v1(document, implementation["container"])
-        raise DefinitionError(f"{self._origin}: 'implementation' must hold a 'container' (KFP v1 format) or a 'kind' (Sluiceway format)")
+        raise DefinitionError(
+            f"{self._origin}: not a component: expected 'kind: Component' (Sluiceway format) or 'implementation: {{container: ...}}' (KFP v1)"
+        )
 
     def _from_v1(self, document: dict[str, Any], container: dict[str, Any]) -> ir.Component:
         names: dict[Any, str] = {}  # name in the file -> IR name
@@ -114,17 +114,29 @@ class LoadedComponent(_CachedDescription):
 
         if "image" not in container:
             raise DefinitionError(f"{self._origin}: implementation.container has no image")
+        command = tuple(part(item) for item in container.get("command") or [])
+        args = tuple(part(item) for item in container.get("args") or [])
+        # Inputs read from, and outputs written to, a file are marked so, as @dsl.container_component does.
+        by_path = {p.input for p in _flatten((*command, *args)) if isinstance(p, ir.InputPathPlaceholder)}
+        by_path |= {p.output for p in _flatten((*command, *args)) if isinstance(p, ir.OutputPathPlaceholder)}
         return ir.Component(
             name=sanitize(str(document.get("name", ""))) or "component",
             description=str(document.get("description", "")),
-            inputs=tuple(inputs),
-            outputs=tuple(outputs),
-            implementation=ir.Container(
-                image=str(container["image"]),
-                command=tuple(part(item) for item in container.get("command") or []),
-                args=tuple(part(item) for item in container.get("args") or []),
-            ),
+            inputs=tuple(ir.terse(ir.InputSpec, **{**msgspec.structs.asdict(i), "as_path": i.name in by_path}) for i in inputs),
+            outputs=tuple(ir.terse(ir.OutputSpec, **{**msgspec.structs.asdict(o), "as_path": o.name in by_path}) for o in outputs),
+            implementation=ir.Container(image=str(container["image"]), command=command, args=args),
         )
+
+
+def _flatten(parts: tuple[ir.CommandPart, ...]) -> list[ir.CommandPart]:
+    flat: list[ir.CommandPart] = []
+    for part in parts:
+        flat.append(part)
+        if isinstance(part, ir.ConcatPlaceholder):
+            flat.extend(_flatten(part.items))
+        elif isinstance(part, ir.IfPresentPlaceholder):
+            flat.extend(_flatten((*part.then, *part.otherwise)))
+    return flat
 
 
 def _as_list(value: Any) -> list[Any]:

@@ -30,7 +30,9 @@ class Registration:
             module = importlib.import_module(module_name)
             return getattr(module, attribute) if attribute else module
         except (ImportError, AttributeError) as error:
-            raise PluginError(f"{self.kind} '{self.name}' from plugin '{self.plugin}' ({self.origin}) cannot be loaded: {error}") from None
+            raise PluginError(
+                f"{self.kind.replace('_', ' ')} '{self.name}' from plugin '{self.plugin}' ({self.origin}) cannot be loaded: {error}"
+            ) from None
 
 
 class Registry:
@@ -44,7 +46,7 @@ class Registry:
         existing = self._entries.get(key)
         if existing is not None:
             raise PluginError(
-                f"{registration.kind} '{registration.name}' is registered twice: by plugin '{existing.plugin}' "
+                f"{registration.kind.replace('_', ' ')} '{registration.name}' is registered twice: by plugin '{existing.plugin}' "
                 f"({existing.origin}) and by plugin '{registration.plugin}' ({registration.origin}); "
                 "disable one with SLUICEWAY_DISABLE_PLUGINS"
             )

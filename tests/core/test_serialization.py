@@ -187,3 +187,34 @@ def test_generated_pipelines_round_trip_and_compile_identically(shape, loop_at, 
     again = build(shape, loop_at, condition_at)
     assert dump_yaml(again) == dump_yaml(pipeline)
     assert digest(again) == digest(pipeline)
+
+
+def test_defaults_spelled_out_in_a_file_do_not_change_the_pipeline():
+    pipeline = sample_pipeline()
+    text = dump_yaml(pipeline)
+    assert "backoff_factor" not in text
+    spelled_out = text.replace("      max_retries: 2\n", "      max_retries: 2\n      backoff_factor: 2.0\n", 1)
+    assert spelled_out != text
+    loaded = loads(spelled_out)
+    assert loaded == pipeline and digest(loaded) == digest(pipeline) and dump_yaml(loaded) == text
+
+
+def test_constants_that_look_like_nodes_keep_their_source_key():
+    @dsl.pipeline(name="lookalike")
+    def lookalike():
+        produce(seed=1)
+        combine(left=1)
+
+    base = compiler.compile_pipeline(lookalike)
+    task = base.nodes[0]
+    with_constant = msgspec.structs.replace(base, description="", nodes=(msgspec.structs.replace(task, source="a.py:1"), *base.nodes[1:]))
+    assert digest(with_constant) == digest(base)
+    from sluiceway.core import Constant
+
+    marked = [
+        msgspec.structs.replace(
+            base, nodes=(msgspec.structs.replace(task, arguments={"seed": Constant(value={"kind": "task", "source": s})}), *base.nodes[1:])
+        )
+        for s in ("x", "y")
+    ]
+    assert digest(marked[0]) != digest(marked[1])

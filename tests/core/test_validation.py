@@ -308,7 +308,7 @@ def test_duplicate_input_names_in_a_component_are_rejected():
     text = MINIMAL.format(name="hand", first="first", second="second", argument="{kind: constant, value: x}")
     text = text.replace("inputs: [{name: text, type: str}]", "inputs: [{name: text, type: str}, {name: text, type: int}]")
     found = [str(p) for p in find_problems(loads(text))]
-    assert any("duplicate name 'text' among inputs and outputs" in p and "pipeline 'hand/echo'" in p for p in found)
+    assert any("duplicate name 'text' among inputs and outputs" in p and "pipeline 'hand', component 'echo'" in p for p in found)
 
 
 def test_placeholders_must_name_real_inputs():
@@ -361,3 +361,19 @@ def test_nested_loops_collect_into_lists_of_lists():
         flatten(rows=dsl.Collected(product.output))
 
     assert compiler.compile_pipeline(nested_loops).name == "nested-loops"
+
+
+def test_exit_task_names_follow_the_rules_and_are_unique():
+    text = MINIMAL.format(name="hand", first="first", second="second", argument="{kind: constant, value: x}")
+    text = text.replace(
+        "- {kind: task, name: second",
+        "- {kind: exit_handler, name: guard, exit_task: {kind: task, name: first, component: echo, arguments: {text: {kind: constant, value: y}}, source: hand.py:9}, nodes: []}\n- {kind: task, name: second",
+    )
+    (problem,) = map(str, find_problems(loads(text)))
+    assert "duplicate name 'first'" in problem and "hand.py:9" in problem
+
+
+def test_component_problems_name_the_component():
+    text = MINIMAL.format(name="hand", first="first", second="second", argument="{kind: constant, value: x}")
+    (problem,) = map(str, find_problems(loads(text.replace("{kind: input_value, input: text}", "{kind: input_value, input: txet}"))))
+    assert problem.startswith("pipeline 'hand', component 'echo', field 'implementation.command_line[1]'")

@@ -379,7 +379,7 @@ def test_a_nested_pipeline_must_return_what_it_declares():
         liar(seed=1)
 
     with pytest.raises(
-        Exception, match=r"pipeline 'outer/liar', field 'outputs': output 'Output' is declared as an int but is bound to a str"
+        Exception, match=r"pipeline 'outer', component 'liar', field 'outputs': output 'Output' is declared as an int but is bound to a str"
     ):
         compile_ir(outer)
 
@@ -632,3 +632,99 @@ def test_node_selector_takes_kfp_kubernetes_keywords():
         produce().add_node_selector(label_key="pool", label_value="gpu")
 
     assert node(compile_ir(selector), "produce").settings.node_selector == {"pool": "gpu"}
+
+
+def test_python_if_on_a_comparison_names_the_line():
+    @dsl.pipeline(name="python-if")
+    def python_if():
+        if produce().output > 1:  # @python-if
+            consume(number=1)
+
+    with pytest.raises(DefinitionError, match=r"test_dsl.py:\d+: a comparison of pipeline values is decided at run time"):
+        compile_ir(python_if)
+
+
+def test_an_importer_task_can_be_passed_directly():
+    @dsl.component
+    def size(data: dsl.Input[dsl.Dataset]) -> int:
+        return 0
+
+    @dsl.pipeline(name="direct")
+    def direct():
+        size(data=dsl.importer(artifact_uri="file:///x.csv", artifact_class=dsl.Dataset))
+
+    assert node(compile_ir(direct), "size").arguments["data"] == ir.OutputRef(task="importer", output="artifact")
+
+
+def test_structured_kfp_v1_types_load_as_untyped():
+    loaded = components.load_component_from_text(
+        "name: Upload\ninputs:\n- {name: Path, type: {GCSPath: {data_type: CSV}}}\nimplementation:\n  container: {image: alpine, command: [echo, {inputValue: Path}]}\n"
+    )
+    assert [(i.name, i.type) for i in loaded.component_spec.inputs] == [("path", "Any")]
+
+
+def test_component_files_carry_their_kind_and_may_be_json(tmp_path: Path):
+    for name in ("consume.yaml", "consume.json"):
+        path = tmp_path / name
+        compiler.Compiler().compile(consume, str(path))
+        assert "apiVersion" in path.read_text() and "Component" in path.read_text()
+        assert components.load_component_from_file(str(path)).component_spec == consume.component_spec
+    assert (tmp_path / "consume.json").read_text().startswith("{")
+
+
+def test_pipeline_name_given_to_the_compiler_is_made_valid_too():
+    @dsl.pipeline
+    def sum_numbers(a: int = 1):
+        consume(number=a)
+
+    plain = compile_ir(sum_numbers)
+    assert (plain.name, plain.display_name) == ("sum-numbers", None)
+    renamed = compiler.compile_pipeline(sum_numbers, pipeline_name="My greetings")
+    assert (renamed.name, renamed.display_name) == ("my-greetings", "My greetings")
+
+
+def test_unannotated_parameters_are_untyped_in_pipelines_and_components():
+    @dsl.component
+    def echo(x, y=2):
+        print(x, y)
+
+    @dsl.pipeline
+    def loose(x, y=2):
+        echo(x=x, y=y)
+
+    pipeline = compile_ir(loose)
+    assert [(p.name, p.type) for p in pipeline.parameters] == [("x", "Any"), ("y", "Any")]
+    assert [(i.name, i.type) for i in pipeline.components["echo"].inputs] == [("x", "Any"), ("y", "Any")]
+
+
+def test_yaml_inputs_read_from_files_are_marked_as_paths():
+    component = components.load_component_from_text(V1_COMPONENT).component_spec
+    assert {i.name: i.as_path for i in component.inputs} == {"input_1": True, "parameter_1": False, "header": False}
+    assert [o.as_path for o in component.outputs] == [True]
+
+
+@pytest.mark.parametrize(
+    ("vendor", "resource"), [("nvidia", "nvidia.com/gpu"), ("amd", "amd.com/gpu"), ("example.com/tpu", "example.com/tpu")]
+)
+def test_kfp_v1_gpu_limit_vendors(vendor, resource):
+    @dsl.pipeline(name="gpu")
+    def gpu():
+        produce().set_gpu_limit(2, vendor=vendor)
+
+    resources = node(compile_ir(gpu), "produce").settings.resources
+    assert (resources.accelerator_type, resources.accelerator_count) == (resource, 2)
+
+
+def test_elif_and_else_accept_names_as_kfp_does():
+    @dsl.pipeline(name="named-branches")
+    def named_branches():
+        number = produce()
+        with dsl.If(number.output > 1, name="big"):
+            consume(number=1)
+        with dsl.Elif(number.output > 0, name="small"):
+            consume(number=2)
+        with dsl.Else(name="other"):
+            consume(number=3)
+
+    (_, condition) = compile_ir(named_branches).nodes
+    assert condition.name == "big" and len(condition.branches) == 3

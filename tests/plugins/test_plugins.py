@@ -63,7 +63,7 @@ def test_a_name_clash_names_both_plugins(clashing_site: Path):
     result = run_cli("plugins", env={"PYTHONPATH": str(clashing_site)})
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
-    assert "artifact_store 'file' is registered twice: by plugin 'sluiceway.plugins.builtins'" in result.stderr
+    assert "artifact store 'file' is registered twice: by plugin 'sluiceway.plugins.builtins'" in result.stderr
     assert "by plugin 'clashing' (clashing-store 0.3.0)" in result.stderr
 
 
