@@ -224,9 +224,10 @@ class _Checker:
     def _check_graph(self, graph: Graph, parameters: Mapping[str, InputSpec], outputs: tuple[OutputSpec, ...], label: str) -> None:
         context = _Graph(label=label, parameters=parameters)
         for placed in _walk(graph.nodes, (), ()):
-            self._place(context, placed)
-            if isinstance(placed.node, ExitHandler):
-                self._place_exit_task(context, placed.node.exit_task)
+            if self._claim_name(context, placed.node):
+                context.placed[placed.node.name] = placed
+            if isinstance(placed.node, ExitHandler) and self._claim_name(context, placed.node.exit_task):
+                context.exit_tasks[placed.node.exit_task.name] = placed.node.exit_task
         for placed in context.placed.values():
             self._check_node(context, placed)
         for edges in context.edges.values():
@@ -249,28 +250,18 @@ class _Checker:
             if name not in declared:
                 self.report(site, f"binds output '{name}', which is not declared", "outputs")
 
-    def _place(self, context: _Graph, placed: _Placed) -> None:
-        node = placed.node
+    def _claim_name(self, context: _Graph, node: Node) -> bool:
+        """Check a node's name; False if an earlier node of the graph already has it."""
         site = _Site(context.label, node.name, node.source)
-        if node.name in context.placed or node.name in context.exit_tasks:
-            earlier = context.placed.get(node.name)
-            first = earlier.node.source if earlier else context.exit_tasks[node.name].source
-            self.report(site, f"duplicate name '{node.name}'" + (f" (first defined at {first})" if first else ""), "name")
-            return
+        earlier = context.placed[node.name].node if node.name in context.placed else context.exit_tasks.get(node.name)
+        if earlier is not None:
+            first = f" (first defined at {earlier.source})" if earlier.source else ""
+            self.report(site, f"duplicate name '{node.name}'{first}", "name")
+            return False
         problem = node_name_problem(node.name)
         if problem:
             self.report(site, problem, "name")
-        context.placed[node.name] = placed
-
-    def _place_exit_task(self, context: _Graph, task: Task) -> None:
-        site = _Site(context.label, task.name, task.source)
-        if task.name in context.placed or task.name in context.exit_tasks:
-            self.report(site, f"duplicate name '{task.name}'", "name")
-            return
-        problem = node_name_problem(task.name)
-        if problem:
-            self.report(site, problem, "name")
-        context.exit_tasks[task.name] = task
+        return True
 
     def _check_node(self, context: _Graph, placed: _Placed) -> None:
         node = placed.node
