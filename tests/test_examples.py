@@ -15,6 +15,7 @@ import pytest
 from sluiceway.compiler import compile_pipeline, load_pipeline_from_file
 from sluiceway.core import dump_json, dump_yaml, ir, load, validate
 from sluiceway.core.schema import SCHEMA_PATH
+from sluiceway.dsl.components import DEFAULT_BASE_IMAGE
 from tests.conftest import EXAMPLES, UPDATE_GOLDEN
 
 GOLDEN = Path(__file__).with_name("golden")
@@ -95,7 +96,7 @@ def test_the_examples_together_use_every_dsl_feature(compiled):
     python = [i for i in implementations if isinstance(i, ir.PythonFunction)]
 
     features = {
-        "python component with base image": any(i.base_image != "python:3.11-slim" for i in python),
+        "python component with base image": any(i.base_image != DEFAULT_BASE_IMAGE for i in python),
         "packages_to_install": any(i.packages_to_install for i in python),
         "container component": any(isinstance(i, ir.Container) for i in implementations),
         "nested pipeline": any(isinstance(i, ir.Graph) for i in implementations),

@@ -61,7 +61,7 @@ def compile_command(source: str, output: str) -> None:
 def validate_command(path: str) -> None:
     """Check an IR file (YAML or JSON) against every IR rule."""
     from ..core.serialize import digest, load
-    from ..core.validate import validate
+    from ..core.validation import validate
 
     try:
         pipeline = validate(load(path))

@@ -10,11 +10,11 @@ import msgspec
 from ..core import ir
 from ..core.errors import DefinitionError
 from ..core.serialize import dump, dump_component
-from ..core.validate import validate
+from ..core.validation import validate
 from ..dsl.components import BaseComponent
 from ..dsl.context import ComponentTable
-from ..dsl.pipeline import Pipeline
-from ..dsl.pipeline import pipeline_name as dsl_pipeline_name
+from ..dsl.pipelines import Pipeline
+from ..dsl.pipelines import pipeline_name as dsl_pipeline_name
 
 
 def compile_pipeline(

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ..core.errors import DefinitionError
-from ..dsl.pipeline import Pipeline
+from ..dsl.pipelines import Pipeline
 
 
 def load_pipeline_from_file(spec: str) -> Pipeline:

@@ -1,43 +1,111 @@
 """The core: the pipeline IR and the interfaces everything else is built on.
 
-It imports nothing from the rest of the package (a test enforces this).
+It imports nothing from the rest of the package (a test enforces this). Names are loaded
+on first use, so that a process needing only the IR types (the executor) does not pay for
+YAML, validation or the schema.
 """
 
 from __future__ import annotations
 
-from .errors import DefinitionError, IRFormatError, PipelineValidationError, PluginError, Problem, SluicewayError
-from .ir import (
-    API_VERSION,
-    Argument,
-    Branch,
-    CachingPolicy,
-    CollectedRef,
-    Comparison,
-    Component,
-    Condition,
-    Constant,
-    Container,
-    ExitHandler,
-    Graph,
-    Importer,
-    InputSpec,
-    Loop,
-    LoopItemRef,
-    Node,
-    OutputRef,
-    OutputSpec,
-    ParameterRef,
-    Pipeline,
-    PythonFunction,
-    Resources,
-    RetryPolicy,
-    SecretRef,
-    Task,
-    TaskFinalStatusRef,
-    TaskSettings,
-)
-from .serialize import digest, dump, dump_json, dump_yaml, load, loads
-from .validate import find_problems, validate
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .errors import (
+        DefinitionError,
+        IRFormatError,
+        PipelineValidationError,
+        PluginError,
+        Problem,
+        SluicewayError,
+    )
+    from .ir import (
+        API_VERSION,
+        Argument,
+        Branch,
+        CachingPolicy,
+        CollectedRef,
+        Comparison,
+        Component,
+        Condition,
+        Constant,
+        Container,
+        ExitHandler,
+        Graph,
+        Importer,
+        InputSpec,
+        Loop,
+        LoopItemRef,
+        Node,
+        OutputRef,
+        OutputSpec,
+        ParameterRef,
+        Pipeline,
+        PythonFunction,
+        Resources,
+        RetryPolicy,
+        SecretRef,
+        Task,
+        TaskFinalStatusRef,
+        TaskSettings,
+    )
+    from .serialize import (
+        digest,
+        dump,
+        dump_json,
+        dump_yaml,
+        load,
+        loads,
+    )
+    from .validation import (
+        find_problems,
+        validate,
+    )
+
+_WHERE = {
+    "DefinitionError": "errors",
+    "IRFormatError": "errors",
+    "PipelineValidationError": "errors",
+    "PluginError": "errors",
+    "Problem": "errors",
+    "SluicewayError": "errors",
+    "API_VERSION": "ir",
+    "Argument": "ir",
+    "Branch": "ir",
+    "CachingPolicy": "ir",
+    "CollectedRef": "ir",
+    "Comparison": "ir",
+    "Component": "ir",
+    "Condition": "ir",
+    "Constant": "ir",
+    "Container": "ir",
+    "ExitHandler": "ir",
+    "Graph": "ir",
+    "Importer": "ir",
+    "InputSpec": "ir",
+    "Loop": "ir",
+    "LoopItemRef": "ir",
+    "Node": "ir",
+    "OutputRef": "ir",
+    "OutputSpec": "ir",
+    "ParameterRef": "ir",
+    "Pipeline": "ir",
+    "PythonFunction": "ir",
+    "Resources": "ir",
+    "RetryPolicy": "ir",
+    "SecretRef": "ir",
+    "Task": "ir",
+    "TaskFinalStatusRef": "ir",
+    "TaskSettings": "ir",
+    "digest": "serialize",
+    "dump": "serialize",
+    "dump_json": "serialize",
+    "dump_yaml": "serialize",
+    "load": "serialize",
+    "loads": "serialize",
+    "find_problems": "validation",
+    "validate": "validation",
+}
 
 __all__ = [
     "API_VERSION",
@@ -83,3 +151,12 @@ __all__ = [
     "loads",
     "validate",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value

@@ -26,11 +26,11 @@ PIPELINE_KIND = "Pipeline"
 COMPONENT_KIND = "Component"
 
 
-class _Struct(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True, kw_only=True):
+class Record(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True, kw_only=True):
     """Base of every IR value: immutable, strict on load, and terse on disk."""
 
 
-class _Tagged(_Struct, frozen=True, tag_field="kind"):
+class _Tagged(Record, frozen=True, tag_field="kind"):
     """Base of the IR values that are one choice among several, told apart by `kind`."""
 
 
@@ -127,7 +127,7 @@ Argument = Constant | ParameterRef | OutputRef | LoopItemRef | CollectedRef | Ta
 ComparisonOperator = Literal["==", "!=", "<", "<=", ">", ">="]
 
 
-class Comparison(_Struct, frozen=True):
+class Comparison(Record, frozen=True):
     """A condition: `left op right`, evaluated when the enclosing branch is reached."""
 
     left: Argument
@@ -138,7 +138,7 @@ class Comparison(_Struct, frozen=True):
 # --- Per-task settings --------------------------------------------------------------------
 
 
-class RetryPolicy(_Struct, frozen=True):
+class RetryPolicy(Record, frozen=True):
     """Retry a failed attempt up to `max_retries` times, waiting with exponential backoff."""
 
     max_retries: int
@@ -147,14 +147,14 @@ class RetryPolicy(_Struct, frozen=True):
     backoff_max_seconds: float = 3600.0
 
 
-class CachingPolicy(_Struct, frozen=True):
+class CachingPolicy(Record, frozen=True):
     """Whether a task may reuse an earlier identical execution, and how old it may be."""
 
     enabled: bool = True
     max_staleness_seconds: int | None = None
 
 
-class Resources(_Struct, frozen=True):
+class Resources(Record, frozen=True):
     """Kubernetes-style resource quantities ("500m", "2", "4Gi")."""
 
     cpu_request: str | None = None
@@ -165,7 +165,7 @@ class Resources(_Struct, frozen=True):
     accelerator_count: int | None = None
 
 
-class SecretRef(_Struct, frozen=True):
+class SecretRef(Record, frozen=True):
     """A secret, by reference only: exposed as environment variables or mounted as files."""
 
     secret: str
@@ -174,7 +174,7 @@ class SecretRef(_Struct, frozen=True):
     mount_path: str | None = None
 
 
-class TaskSettings(_Struct, frozen=True):
+class TaskSettings(Record, frozen=True):
     display_name: str | None = None
     retry: RetryPolicy | None = None
     timeout_seconds: float | None = None
@@ -213,7 +213,7 @@ class Importer(_Tagged, frozen=True, tag="importer"):
     source: str | None = None
 
 
-class Branch(_Struct, frozen=True):
+class Branch(Record, frozen=True):
     """One arm of a Condition: runs when `when` holds (no `when`: the Else arm)."""
 
     when: Comparison | None = None
@@ -255,7 +255,7 @@ _NODE_TYPES = (Task, Importer, Condition, Loop, ExitHandler)
 # --- Components -----------------------------------------------------------------------------
 
 
-class InputSpec(_Struct, frozen=True):
+class InputSpec(Record, frozen=True):
     name: str
     type: str
     """A parameter type (str, int, float, bool, list, dict), an artifact type, or Any."""
@@ -270,7 +270,7 @@ class InputSpec(_Struct, frozen=True):
         return self.default is msgspec.UNSET
 
 
-class OutputSpec(_Struct, frozen=True):
+class OutputSpec(Record, frozen=True):
     name: str
     type: str
     as_path: bool = False
@@ -283,7 +283,8 @@ class PythonFunction(_Tagged, frozen=True, tag="python"):
 
     function: str
     source: str
-    base_image: str = "python:3.11-slim"
+    base_image: str
+    """Always written out: which image runs the code is part of what the pipeline means."""
     packages_to_install: tuple[str, ...] = ()
     pip_index_urls: tuple[str, ...] = ()
     returns: tuple[str, ...] = ()
@@ -359,7 +360,7 @@ class Graph(_Tagged, frozen=True, tag="pipeline"):
 Implementation = PythonFunction | Container | Graph
 
 
-class Component(_Struct, frozen=True):
+class Component(Record, frozen=True):
     name: str
     implementation: Implementation
     description: str = ""
@@ -376,7 +377,7 @@ class Component(_Struct, frozen=True):
 # --- The pipeline --------------------------------------------------------------------------
 
 
-class Pipeline(_Struct, frozen=True, kw_only=True, omit_defaults=False):
+class Pipeline(Record, frozen=True, kw_only=True, omit_defaults=False):
     """A compiled pipeline: the document `sluiceway compile` writes.
 
     Defaults are written out at this level so that `apiVersion` and `kind` are always on disk.

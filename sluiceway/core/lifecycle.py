@@ -81,7 +81,9 @@ class TransitionTable(Generic[S]):
     def __init__(self, kind: str, rules: tuple[Rule[S], ...]) -> None:
         self.kind = kind
         self.rules: tuple[Rule[S], ...] = rules
-        self._by_pair: dict[tuple[S, S], Rule[S]] = {(source, target): rule for rule in rules for source in rule.sources for target in rule.targets}
+        self._by_pair: dict[tuple[S, S], Rule[S]] = {
+            (source, target): rule for rule in rules for source in rule.sources for target in rule.targets
+        }
         if len(self._by_pair) != sum(len(rule.sources) * len(rule.targets) for rule in rules):
             raise ValueError(f"{kind} transition rules overlap")
 

@@ -86,7 +86,7 @@ class TaskOutput(Ref):
 
     def __getitem__(self, key: object) -> None:
         raise DefinitionError(
-            f"{self.task.source}: output '{self.name}' of task '{self.task.name}' is one value and cannot be indexed with "
+            f"{caller_source()}: output '{self.name}' of task '{self.task.name}' is one value and cannot be indexed with "
             f"{key!r}; to pass several values, return a NamedTuple and use task.outputs['<name>']"
         )
 

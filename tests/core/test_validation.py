@@ -8,7 +8,7 @@ import pytest
 
 from sluiceway import compiler, dsl
 from sluiceway.core import PipelineValidationError, loads
-from sluiceway.core.validate import find_problems
+from sluiceway.core.validation import find_problems
 
 THIS_FILE = Path(__file__)
 
@@ -377,3 +377,12 @@ def test_component_problems_name_the_component():
     text = MINIMAL.format(name="hand", first="first", second="second", argument="{kind: constant, value: x}")
     (problem,) = map(str, find_problems(loads(text.replace("{kind: input_value, input: text}", "{kind: input_value, input: txet}"))))
     assert problem.startswith("pipeline 'hand', component 'echo', field 'implementation.command_line[1]'")
+
+
+def test_an_untyped_parameter_can_be_compared():
+    @dsl.pipeline(name="flip")
+    def flip(mode="fast"):
+        with dsl.If(mode == "fast"):
+            make_number()
+
+    assert compiler.compile_pipeline(flip).parameters[0].type == "Any"

@@ -362,7 +362,7 @@ class _Checker:
         kinds = []
         for side, argument in (("left", comparison.left), ("right", comparison.right)):
             kind = self._argument_type(context, consumer, argument, f"{where}.{side}")
-            if kind and not (types.is_parameter(kind) or kind == types.ANY_PARAMETER):
+            if kind and not (types.is_parameter(kind) or kind in (types.ANY_PARAMETER, types.ANY)):
                 self.report(consumer.site, f"a condition can only compare parameters, not {_a(kind)}", f"{where}.{side}")
             kinds.append(kind)
         if comparison.op in _ORDERING and any(k in ("list", "dict", "bool") for k in kinds):
