@@ -1,0 +1,72 @@
+"""`python -m sluiceway.executor SPEC.json`: run one attempt of one task.
+
+Exit status: 0 the attempt succeeded; 1 the component failed (its code raised, or its
+command exited non-zero); 2 the task spec is unusable; 3 the component broke its output
+contract (an output missing, of the wrong type, or not storable). The result file is
+written in every case the executor survives.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..core.task_spec import TaskError, TaskResult
+
+EXIT_CODES = {"user_code": 1, "spec": 2, "outputs": 3}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1 or args[0].startswith("-"):
+        print("usage: python -m sluiceway.executor SPEC.json", file=sys.stderr)
+        return EXIT_CODES["spec"]
+    import msgspec
+
+    from ..core.task_spec import decode_spec, encode
+    from .run import run_task
+
+    try:
+        spec = decode_spec(Path(args[0]).read_bytes())
+    except (OSError, msgspec.DecodeError, msgspec.ValidationError) as error:
+        print(f"sluiceway executor: cannot read the task spec {args[0]}: {error}", file=sys.stderr)
+        return EXIT_CODES["spec"]
+    result = run_task(spec)
+    if spec.values_dir:
+        _write_values(Path(spec.values_dir), result)
+    _write_atomically(Path(spec.result_path), encode(result))
+    if result.error is not None:
+        _report(spec.task, spec.attempt, result.error)
+        return EXIT_CODES.get(result.error.kind, 1)
+    return 0
+
+
+def _report(task: str, attempt: int, error: TaskError) -> None:
+    if error.traceback:
+        print(error.traceback, end="" if error.traceback.endswith("\n") else "\n", file=sys.stderr)
+    print(f"sluiceway: task '{task}' attempt {attempt} failed: {error.message}", file=sys.stderr)
+
+
+def _write_values(folder: Path, result: TaskResult) -> None:
+    """One file per output value, for engines that read results from files (JSON text; `.uri` if stored)."""
+    import json
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, value in result.values.items():
+        (folder / name).write_text(json.dumps(value), encoding="utf-8")
+    for name, uri in result.spilled_values.items():
+        (folder / f"{name}.uri").write_text(uri, encoding="utf-8")
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_name(f".{path.name}.{os.getpid()}")
+    staging.write_bytes(data)
+    os.replace(staging, path)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
