@@ -1,0 +1,526 @@
+"""The DAG scheduler: runs a pipeline's graph through a launcher, by the rules of docs/explanation/semantics.md.
+
+All state changes happen on the engine's own thread. Launchers report attempt outcomes
+from their threads by posting events; retries wait on timers of the same loop. Every state
+change goes through the transition table in core/lifecycle.py.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import msgspec
+
+from ..core import ir, types
+from ..core.launcher import AttemptOutcome, Launcher
+from ..core.lifecycle import RUN_TRANSITIONS, TASK_TRANSITIONS, RunState, SkipReason, TaskState
+from ..core.task_spec import ArtifactRef, FinalStatus, InputBinding, TaskSpec, encode
+from ..executor.artifacts import Stores
+from .frames import Frame, Instance
+
+T = TaskState
+
+
+class Observer(Protocol):
+    def run_changed(self, run_id: str, state: RunState) -> None: ...
+
+    def task_changed(self, run_id: str, instance: Instance) -> None: ...
+
+
+class _Skip(Exception):
+    def __init__(self, reason: SkipReason, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class _Broken(Exception):
+    """A node cannot run: its items are not a list, a comparison cannot be made, ..."""
+
+
+@dataclass
+class RunReport:
+    run_id: str
+    state: RunState
+    tasks: dict[str, Instance]
+    outputs: dict[str, InputBinding] = field(default_factory=dict)
+
+
+class Engine:
+    """Runs one pipeline run to its end. Create one per run."""
+
+    def __init__(
+        self,
+        pipeline: ir.Pipeline,
+        *,
+        run_id: str,
+        launcher: Launcher,
+        arguments: dict[str, Any] | None = None,
+        run_dir: Path,
+        artifact_root: str,
+        stores: dict[str, str] | None = None,
+        max_parallel: int = 4,
+        observer: Observer | None = None,
+    ) -> None:
+        self.pipeline = pipeline
+        self.run_id = run_id
+        self.launcher = launcher
+        self.run_dir = run_dir
+        self.artifact_root = artifact_root.rstrip("/")
+        self.stores_by_scheme = stores or {}
+        self.stores = Stores(self.stores_by_scheme)
+        self.max_parallel = max(1, max_parallel)
+        self.observer = observer
+        self.state = RunState.PENDING
+        self.stopping = False
+        self.cancelling = False
+        self._events: queue.Queue[Callable[[], None]] = queue.Queue()
+        self._timers: list[tuple[float, Instance]] = []
+        self._running_attempts = 0
+        self._arguments: dict[str, dict[str, InputBinding]] = {}
+        """Resolved inputs of each task instance, kept for its retries."""
+        parameters = self._pipeline_parameters(arguments or {})
+        self.root = Frame(prefix="", nodes=pipeline.nodes, parent=None, parameters=parameters)
+
+    # --- public -------------------------------------------------------------------------------
+
+    def run(self) -> RunReport:
+        self._set_run(RunState.RUNNING)
+        while True:
+            self._advance()
+            if self.root.done and self._running_attempts == 0:
+                break
+            self._wait_for_event()
+        if self.cancelling:
+            self._set_run(RunState.CANCELLED)
+        else:
+            failed = any(instance.state == T.FAILED for instance in self.root.walk())
+            self._set_run(RunState.FAILED if failed else RunState.SUCCEEDED)
+        outputs = {name: self._output_of(self.root.instances[ref.task], ref.output) for name, ref in self.pipeline.output_bindings.items()}
+        return RunReport(self.run_id, self.state, {i.id: i for i in self.root.walk()}, outputs)
+
+    def cancel(self) -> None:
+        """Ask the run to stop: no new tasks, running ones are stopped, exit tasks still run. Thread-safe."""
+        self._events.put(self._begin_cancel)
+
+    # --- the loop -----------------------------------------------------------------------------
+
+    def _wait_for_event(self) -> None:
+        timeout = None
+        if self._timers:
+            timeout = max(0.0, min(due for due, _ in self._timers) - time.monotonic())
+        try:
+            event = self._events.get(timeout=timeout)
+        except queue.Empty:
+            event = None
+        if event is not None:
+            event()
+        now = time.monotonic()
+        due = [instance for when, instance in self._timers if when <= now]
+        self._timers = [(when, instance) for when, instance in self._timers if when > now]
+        for instance in due:
+            if instance.state == T.RETRYING:
+                self._launch(instance)
+
+    def _advance(self) -> None:
+        """Start or settle whatever can be, until nothing changes."""
+        changed = True
+        while changed:
+            changed = False
+            for frame in self._active_frames(self.root):
+                for instance in list(frame.instances.values()):
+                    changed |= self._step(instance)
+
+    def _active_frames(self, frame: Frame) -> list[Frame]:
+        found = [frame]
+        for instance in frame.instances.values():
+            if instance.state in (T.RUNNING, T.PENDING):
+                for child in instance.frames:
+                    found.extend(self._active_frames(child))
+                if instance.exit_frame is not None:
+                    found.extend(self._active_frames(instance.exit_frame))
+        return found
+
+    def _step(self, instance: Instance) -> bool:
+        if instance.state == T.PENDING:
+            return self._try_start(instance)
+        if instance.state == T.RUNNING and instance.attempt is None:
+            return self._settle_group(instance)
+        return False
+
+    # --- starting -----------------------------------------------------------------------------
+
+    def _try_start(self, instance: Instance) -> bool:
+        frame = instance.frame
+        exempt = frame.exempt()
+        if self.cancelling and not exempt:
+            self._set_task(instance, T.CANCELLED, message="the run was cancelled")
+            return True
+        upstream = [frame.instances[name] for name in frame.level.waits_for[instance.node.name]]
+        if not all(up.done for up in upstream):
+            return False
+        if self.stopping and not exempt:
+            self._set_task(instance, T.SKIPPED, SkipReason.RUN_STOPPING, "the run is stopping after a failure")
+            return True
+        node = instance.node
+        try:
+            if isinstance(node, ir.Task):
+                return self._start_task(instance, node)
+            if isinstance(node, ir.Importer):
+                uri = self._value(self._resolve(frame, node.uri))
+                ref = _imported_artifact(uri, node.artifact_type, node.metadata)
+                instance.outputs = {"artifact": InputBinding(artifacts=(ref,))}
+                self._set_task(instance, T.RUNNING)
+                self._set_task(instance, T.SUCCEEDED)
+            elif isinstance(node, ir.Condition):
+                self._start_condition(instance, node)
+            elif isinstance(node, ir.Loop):
+                self._start_loop(instance, node)
+            elif isinstance(node, ir.ExitHandler):
+                instance.frames.append(Frame(prefix=frame.prefix, nodes=node.nodes, parent=frame, loop_items=frame.loop_items))
+                self._set_task(instance, T.RUNNING)
+        except _Skip as skip:
+            self._set_task(instance, T.SKIPPED, skip.reason, str(skip))
+        except _Broken as broken:
+            self._set_task(instance, T.RUNNING)
+            self._fail(instance, str(broken))
+        return True
+
+    def _start_task(self, instance: Instance, task: ir.Task) -> bool:
+        component = self.pipeline.components[task.component]
+        arguments = {name: self._resolve(instance.frame, argument) for name, argument in task.arguments.items()}
+        if isinstance(component.implementation, ir.Graph):
+            graph = component.implementation
+            parameters = {spec.name: arguments.get(spec.name, InputBinding(value=spec.default)) for spec in component.inputs}
+            instance.frames.append(Frame(prefix=f"{instance.id}/", nodes=graph.nodes, parent=None, parameters=parameters))
+            self._set_task(instance, T.RUNNING)
+            return True
+        if self._running_attempts >= self.max_parallel:
+            return False
+        instance.outputs = {}
+        instance.message = ""
+        self._arguments[instance.id] = arguments
+        self._set_task(instance, T.RUNNING)
+        self._launch(instance)
+        return True
+
+    def _start_condition(self, instance: Instance, condition: ir.Condition) -> None:
+        frame = instance.frame
+        chosen = None
+        for index, branch in enumerate(condition.branches):
+            if branch.when is None or self._holds(frame, branch.when):
+                chosen = index
+                break
+        self._set_task(instance, T.RUNNING)
+        for index, branch in enumerate(condition.branches):
+            child = Frame(prefix=frame.prefix, nodes=branch.nodes, parent=frame, loop_items=frame.loop_items)
+            instance.frames.append(child)
+            if index != chosen:
+                for skipped in child.instances.values():
+                    self._set_task(skipped, T.SKIPPED, SkipReason.CONDITION, f"condition '{condition.name}' chose another branch")
+
+    def _start_loop(self, instance: Instance, loop: ir.Loop) -> None:
+        items = self._value(self._resolve(instance.frame, loop.items))
+        if not isinstance(items, list):
+            raise _Broken(f"ParallelFor '{loop.name}' needs a list, got {type(items).__name__}")
+        if not items:
+            raise _Skip(SkipReason.EMPTY_LOOP, f"ParallelFor '{loop.name}' has no items")
+        instance.pending_items = list(enumerate(items))
+        self._set_task(instance, T.RUNNING)
+        self._open_iterations(instance, loop)
+
+    def _open_iterations(self, instance: Instance, loop: ir.Loop) -> None:
+        open_now = sum(1 for frame in instance.frames if not frame.done)
+        while instance.pending_items and (loop.parallelism == 0 or open_now < loop.parallelism):
+            if self.stopping or self.cancelling:
+                instance.pending_items.clear()
+                return
+            index, item = instance.pending_items.pop(0)
+            frame = instance.frame
+            instance.frames.append(
+                Frame(prefix=f"{instance.id}/{index}/", nodes=loop.nodes, parent=frame, loop_items={**frame.loop_items, loop.name: item})
+            )
+            open_now += 1
+
+    # --- attempts -----------------------------------------------------------------------------
+
+    def _launch(self, instance: Instance) -> None:
+        task = instance.node
+        assert isinstance(task, ir.Task)
+        instance.attempts += 1
+        if instance.state == T.RETRYING:
+            self._set_task(instance, T.RUNNING)
+        attempt = instance.attempts
+        folder = self.run_dir / "tasks" / instance.id / str(attempt)
+        folder.mkdir(parents=True, exist_ok=True)
+        spec = TaskSpec(
+            run_id=self.run_id,
+            task=instance.id,
+            attempt=attempt,
+            component=self.pipeline.components[task.component],
+            inputs=self._arguments[instance.id],
+            output_root=f"{self.artifact_root}/{self.run_id}/{instance.id}/{attempt}",
+            stores=self.stores_by_scheme,
+            work_dir=str(folder / "work"),
+            result_path=str(folder / "result.json"),
+            final_status=self._final_status(instance),
+            env=dict(task.settings.env),
+        )
+        spec_path = folder / "spec.json"
+        spec_path.write_bytes(encode(spec))
+        try:
+            instance.attempt = self.launcher.launch(
+                spec,
+                spec_path=spec_path,
+                log_path=self.run_dir / "logs" / f"{instance.id}.log",
+                timeout_seconds=task.settings.timeout_seconds,
+                on_end=lambda outcome: self._events.put(lambda: self._attempt_ended(instance, outcome)),
+            )
+        except OSError as error:
+            self._fail(instance, f"the attempt could not start: {error}")
+            return
+        self._running_attempts += 1
+
+    def _attempt_ended(self, instance: Instance, outcome: AttemptOutcome) -> None:
+        self._running_attempts -= 1
+        instance.attempt = None
+        task = instance.node
+        assert isinstance(task, ir.Task)
+        if outcome.succeeded:
+            assert outcome.result is not None
+            result = outcome.result
+            instance.outputs = {
+                **{name: InputBinding(value=value) for name, value in result.values.items()},
+                **{name: InputBinding(value_uri=uri) for name, uri in result.spilled_values.items()},
+                **{name: InputBinding(artifacts=(ref,)) for name, ref in result.artifacts.items()},
+            }
+            self._set_task(instance, T.SUCCEEDED)
+            return
+        if outcome.end == "cancelled":
+            self._set_task(instance, T.CANCELLED, message=outcome.message)
+            return
+        retry = task.settings.retry
+        retriable = not (outcome.result is not None and outcome.result.error is not None and outcome.result.error.kind == "spec")
+        if retry is not None and retriable and instance.attempts <= retry.max_retries and not self.cancelling:
+            wait = min(retry.backoff_seconds * retry.backoff_factor ** (instance.attempts - 1), retry.backoff_max_seconds)
+            instance.message = outcome.message
+            self._set_task(instance, T.RETRYING, message=f"attempt {instance.attempts} failed: {outcome.message}")
+            self._timers.append((time.monotonic() + wait, instance))
+            return
+        self._fail(instance, outcome.message)
+
+    def _fail(self, instance: Instance, message: str) -> None:
+        self._set_task(instance, T.FAILED, message=message)
+        self.stopping = True
+
+    def _begin_cancel(self) -> None:
+        if self.cancelling or self.state != RunState.RUNNING:
+            return
+        self.cancelling = True
+        self._set_run(RunState.CANCELLING)
+        for instance in self.root.walk():
+            if instance.frame.exempt():
+                continue
+            if instance.attempt is not None:
+                instance.attempt.cancel()
+            elif instance.state == T.RETRYING:
+                self._set_task(instance, T.CANCELLED, message="the run was cancelled")
+
+    # --- groups -------------------------------------------------------------------------------
+
+    def _settle_group(self, instance: Instance) -> bool:
+        node = instance.node
+        if isinstance(node, ir.Loop):
+            self._open_iterations(instance, node)
+        if not all(frame.done for frame in instance.frames):
+            return False
+        if isinstance(node, ir.ExitHandler):
+            if instance.exit_frame is None:
+                instance.exit_frame = Frame(
+                    prefix=instance.frame.prefix,
+                    nodes=(node.exit_task,),
+                    parent=instance.frame,
+                    loop_items=instance.frame.loop_items,
+                    owner=instance,
+                    exempt_from_stopping=True,
+                )
+                return True
+            if not instance.exit_frame.done:
+                return False
+        inside = [i for frame in instance.frames for i in frame.walk()]
+        if instance.exit_frame is not None:
+            inside.extend(instance.exit_frame.walk())
+        failed = [i for i in inside if i.state == T.FAILED]
+        if failed:
+            self._set_task(instance, T.FAILED, message=f"task '{failed[0].id}' failed: {failed[0].message}")
+        elif any(i.state == T.CANCELLED for i in inside):
+            self._set_task(instance, T.CANCELLED, message="the run was cancelled")
+        else:
+            if isinstance(node, ir.Task):  # a nested pipeline: its outputs are its inner tasks'
+                graph = self.pipeline.components[node.component].implementation
+                assert isinstance(graph, ir.Graph)
+                top = instance.frames[0]
+                instance.outputs = {name: self._output_of(top.instances[ref.task], ref.output) for name, ref in graph.outputs.items()}
+            self._set_task(instance, T.SUCCEEDED)
+        return True
+
+    def _final_status(self, instance: Instance) -> FinalStatus | None:
+        """What an exit task is told about the tasks its handler guarded."""
+        handler = instance.frame.owner
+        if not instance.frame.exempt_from_stopping or handler is None:
+            return None
+        body = [i for frame in handler.frames for i in frame.walk()]
+        failed = next((i for i in body if i.state == T.FAILED), None)
+        state = "CANCELLED" if self.cancelling else "FAILED" if failed else "SUCCEEDED"
+        return FinalStatus(
+            state=state,
+            pipeline_job_resource_name=self.run_id,
+            pipeline_task_name=handler.id,
+            error_code=1 if failed else None,
+            error_message=f"task '{failed.id}' failed: {failed.message}" if failed else None,
+        )
+
+    # --- values -------------------------------------------------------------------------------
+
+    def _resolve(self, frame: Frame, argument: ir.Argument) -> InputBinding:
+        if isinstance(argument, ir.Constant):
+            return InputBinding(value=argument.value)
+        if isinstance(argument, ir.ParameterRef):
+            return frame.parameter(argument.name)
+        if isinstance(argument, ir.OutputRef):
+            producer = frame.lookup(argument.task)
+            assert producer is not None, f"validated IR refers to {argument.task}"
+            return self._output_of(producer, argument.output)
+        if isinstance(argument, ir.LoopItemRef):
+            item = frame.loop_items[argument.loop]
+            if argument.key is not None:
+                if not isinstance(item, dict) or argument.key not in item:
+                    raise _Broken(f"loop item {item!r} has no key '{argument.key}'")
+                item = item[argument.key]
+            return InputBinding(value=item)
+        if isinstance(argument, ir.CollectedRef):
+            return self._collect(frame, argument)
+        return InputBinding(value=None)  # the final status travels in the task spec
+
+    def _output_of(self, producer: Instance, output: str) -> InputBinding:
+        if producer.state == T.SKIPPED:
+            raise _Skip(SkipReason.UPSTREAM_SKIPPED, f"'{producer.id}' was skipped, so its output '{output}' does not exist")
+        if producer.state not in (T.SUCCEEDED, T.CACHED) or output not in producer.outputs:
+            raise _Skip(SkipReason.UPSTREAM_FAILED, f"'{producer.id}' did not produce its output '{output}'")
+        return producer.outputs[output]
+
+    def _collect(self, frame: Frame, ref: ir.CollectedRef) -> InputBinding:
+        loop = self._enclosing_loop_of(frame, ref.task)
+        if loop.state == T.SKIPPED:
+            raise _Skip(SkipReason.UPSTREAM_SKIPPED, f"ParallelFor '{loop.node.name}' did not run, so there is nothing to collect")
+        gathered = self._gather(loop, ref)
+        if gathered and all(isinstance(binding, InputBinding) and binding.artifacts for binding in _flatten(gathered)):
+            return InputBinding(artifacts=tuple(ref for binding in _flatten(gathered) for ref in binding.artifacts))
+        return InputBinding(value=_values(gathered, self._value))
+
+    def _enclosing_loop_of(self, frame: Frame, task: str) -> Instance:
+        current: Frame | None = frame
+        while current is not None:
+            holder = current.level.container.get(task)
+            if holder is not None:
+                return current.instances[holder]
+            current = current.parent
+        raise AssertionError(f"validated IR collects from {task}")
+
+    def _gather(self, loop: Instance, ref: ir.CollectedRef) -> list[Any]:
+        """One entry per iteration, in item order: the output, or a list for an inner loop."""
+        gathered: list[Any] = []
+        for iteration in loop.frames:
+            found = self._find_in(iteration, ref)
+            if found is not None:
+                gathered.append(found)
+        return gathered
+
+    def _find_in(self, frame: Frame, ref: ir.CollectedRef) -> Any:
+        holder_name = frame.level.container.get(ref.task)
+        if holder_name is None:
+            return None
+        holder = frame.instances[holder_name]
+        if holder.node.name == ref.task:
+            return holder.outputs.get(ref.output) if holder.state in (T.SUCCEEDED, T.CACHED) else None
+        if isinstance(holder.node, ir.Loop):
+            return self._gather(holder, ref)
+        for child in holder.frames:  # a branch or a body: the task is in at most one that ran
+            found = self._find_in(child, ref)
+            if found is not None:
+                return found
+        return None
+
+    def _value(self, binding: InputBinding) -> Any:
+        """The plain value of a parameter binding, fetching it from the store if it was spilled."""
+        if binding.value_uri is not None:
+            with tempfile.TemporaryDirectory() as folder:
+                path = Path(folder) / "value.json"
+                self.stores.download(binding.value_uri, path)
+                return json.loads(path.read_text(encoding="utf-8"))
+        if binding.artifacts:
+            raise _Broken("an artifact cannot be used as a value here")
+        return None if binding.value is msgspec.UNSET else binding.value
+
+    def _holds(self, frame: Frame, comparison: ir.Comparison) -> bool:
+        left = self._value(self._resolve(frame, comparison.left))
+        right = self._value(self._resolve(frame, comparison.right))
+        op = comparison.op
+        if op == "==":
+            return bool(left == right)
+        if op == "!=":
+            return bool(left != right)
+        numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (left, right))
+        if not numbers and not (isinstance(left, str) and isinstance(right, str)):
+            raise _Broken(f"cannot compare {left!r} {op} {right!r}: ordering needs two numbers or two strings")
+        outcome: bool = {"<": left < right, "<=": left <= right, ">": left > right, ">=": left >= right}[op]
+        return outcome
+
+    def _pipeline_parameters(self, arguments: dict[str, Any]) -> dict[str, InputBinding]:
+        parameters: dict[str, InputBinding] = {}
+        for spec in self.pipeline.parameters:
+            if spec.name in arguments:
+                parameters[spec.name] = InputBinding(value=arguments[spec.name])
+            elif not spec.required:
+                parameters[spec.name] = InputBinding(value=spec.default)
+        return parameters
+
+    # --- recording ----------------------------------------------------------------------------
+
+    def _set_task(self, instance: Instance, state: TaskState, reason: SkipReason | None = None, message: str = "") -> None:
+        TASK_TRANSITIONS.check(instance.state, state)
+        instance.state = state
+        instance.skip_reason = reason
+        if message:
+            instance.message = message
+        if self.observer is not None:
+            self.observer.task_changed(self.run_id, instance)
+
+    def _set_run(self, state: RunState) -> None:
+        RUN_TRANSITIONS.check(self.state, state)
+        self.state = state
+        if self.observer is not None:
+            self.observer.run_changed(self.run_id, state)
+
+
+def _imported_artifact(uri: Any, artifact_type: str, metadata: dict[str, Any]) -> ArtifactRef:
+    if not isinstance(uri, str):
+        raise _Broken(f"an importer's URI must be a string, got {uri!r}")
+    return ArtifactRef(uri=uri, type=artifact_type if types.is_artifact(artifact_type) else "Artifact", metadata=metadata)
+
+
+def _flatten(items: list[Any]) -> list[Any]:
+    flat: list[Any] = []
+    for item in items:
+        flat.extend(_flatten(item) if isinstance(item, list) else [item])
+    return flat
+
+
+def _values(items: list[Any], value_of: Callable[[InputBinding], Any]) -> list[Any]:
+    return [_values(item, value_of) if isinstance(item, list) else value_of(item) for item in items]
