@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: test test-only lint type example golden schema bench clean
+.PHONY: test test-only lint type demo example golden bench clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,9 +24,12 @@ lint: $(INSTALLED)
 type: $(INSTALLED)
 	$(BIN)/mypy
 
+# Run the quick-start pipeline on this machine (runs are kept under $$SLUICEWAY_HOME, default ~/.sluiceway).
+demo: $(INSTALLED)
+	$(BIN)/sluiceway run examples/quickstart.py
+
 example: $(INSTALLED)
 	$(BIN)/sluiceway compile examples/quickstart.py -o quickstart.yaml
-	@echo "Wrote quickstart.yaml"
 
 # Regenerate the checked-in golden IR files and the IR's JSON Schema.
 golden: $(INSTALLED)

@@ -2,4 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 __version__ = "0.1.0"
+
+
+def run(pipeline: Any, arguments: dict[str, Any] | None = None, **options: Any) -> Any:
+    """Run a pipeline on this machine (the embedded default); see sluiceway.local.run."""
+    from .local import run as run_locally
+
+    return run_locally(pipeline, arguments, **options)

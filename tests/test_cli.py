@@ -5,6 +5,8 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from sluiceway.core import load
 
 TWO_PIPELINES = """
@@ -124,3 +126,75 @@ def test_compile_into_a_missing_folder_says_so(tmp_path, cli):
     result = cli("compile", str(source), "-o", str(tmp_path / "no" / "such" / "out.yaml"))
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "cannot write" in result.stderr and "No such file or directory" in result.stderr
+
+
+RUNNABLE = """
+from sluiceway import dsl
+
+
+@dsl.component
+def double(n: int) -> int:
+    if n < 0:
+        raise ValueError("n must not be negative")
+    return 2 * n
+
+
+@dsl.pipeline(name="doubling")
+def doubling(n: int) -> int:
+    return double(n=n).output
+"""
+
+
+def test_run_shows_progress_and_outputs(tmp_path, cli):
+    source = write(tmp_path, RUNNABLE)
+    result = cli("run", str(source), "-p", "n=21", env={"SLUICEWAY_HOME": str(tmp_path / "home")})
+    assert result.returncode == 0, result.stderr
+    assert "✓ double succeeded" in result.stdout and "  output Output = 42" in result.stdout
+    assert " SUCCEEDED; logs and results in " in result.stdout
+
+
+def test_run_exits_1_when_a_task_fails_and_says_why_in_one_line(tmp_path, cli):
+    source = write(tmp_path, RUNNABLE)
+    result = cli("run", str(source), "-p", "n=-1", env={"SLUICEWAY_HOME": str(tmp_path / "home")})
+    assert result.returncode == 1
+    assert "task double failed: double() raised ValueError: n must not be negative" in result.stderr
+    assert " FAILED; logs and results in " in result.stdout
+
+
+def test_a_compiled_file_runs_too(tmp_path, cli):
+    source = write(tmp_path, RUNNABLE)
+    assert cli("compile", str(source), "-o", str(tmp_path / "doubling.yaml")).returncode == 0
+    result = cli("run", str(tmp_path / "doubling.yaml"), "-p", "n=2", env={"SLUICEWAY_HOME": str(tmp_path / "home")})
+    assert result.returncode == 0 and "output Output = 4" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        (["n=two"], "error: parameter 'n' must be int, got 'two'"),
+        ([], "error: missing required parameter 'n' (int) of pipeline 'doubling'"),
+        (["n=1", "m=2"], "error: pipeline 'doubling' has no parameter 'm' (parameters: n)"),
+        (["n"], "error: 'n' is not name=value"),
+    ],
+)
+def test_bad_parameters_get_one_clear_line(tmp_path, cli, params, message):
+    source = write(tmp_path, RUNNABLE)
+    result = cli("run", str(source), *[arg for p in params for arg in ("-p", p)], env={"SLUICEWAY_HOME": str(tmp_path / "home")})
+    assert result.returncode == 1 and result.stderr.strip() == message
+
+
+def test_a_read_only_home_is_reported(tmp_path, cli):
+    import os
+
+    if os.geteuid() == 0:
+        home = tmp_path / "file-not-folder"
+        home.write_text("")  # root may write anywhere; a file where the folder should be cannot be written into
+    else:
+        home = tmp_path / "read-only"
+        home.mkdir(mode=0o500)
+    source = write(tmp_path, RUNNABLE)
+    result = cli("run", str(source), "-p", "n=1", env={"SLUICEWAY_HOME": str(home)})
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert (
+        f"error: cannot write to the Sluiceway home {home}" in result.stderr and "set SLUICEWAY_HOME to a writable folder" in result.stderr
+    )

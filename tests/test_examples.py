@@ -134,3 +134,28 @@ def test_the_examples_together_use_every_dsl_feature(compiled):
     }
     missing = [name for name, used in features.items() if not used]
     assert missing == []
+
+
+RUN_ARGUMENTS = {"nested_pipeline": {"data_uri": (EXAMPLES / "data" / "flowers.csv").as_uri()}}
+
+
+@pytest.mark.parametrize("example", [path.stem for path in EXAMPLE_FILES])
+def test_example_runs_on_the_embedded_default(example, compiled, tmp_path, monkeypatch):
+    import sluiceway
+    from sluiceway.core.lifecycle import RunState, TaskState
+
+    monkeypatch.setenv("SLUICEWAY_HOME", str(tmp_path))
+    report = sluiceway.run(compiled[example], RUN_ARGUMENTS.get(example, {}))
+    failed = {task.id: task.message for task in report.tasks.values() if task.state == TaskState.FAILED}
+    assert (report.state, failed) == (RunState.SUCCEEDED, {})
+
+
+def test_the_exit_handler_example_reports_a_failure(compiled, tmp_path, monkeypatch):
+    import sluiceway
+    from sluiceway.core.lifecycle import RunState, TaskState
+
+    monkeypatch.setenv("SLUICEWAY_HOME", str(tmp_path))
+    report = sluiceway.run(compiled["exit_handler"], {"max_bad_fraction": 0.0})
+    assert report.state == RunState.FAILED
+    exit_tasks = [task for task in report.tasks.values() if task.frame.exempt_from_stopping]
+    assert exit_tasks and all(task.state == TaskState.SUCCEEDED for task in exit_tasks)

@@ -9,14 +9,18 @@ import json
 import sys
 import traceback
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
 from .. import __version__
 from ..core.errors import SluicewayError
 
+if TYPE_CHECKING:
+    from ..core.ir import Pipeline
 
-def _fail(message: str) -> None:
+
+def _fail(message: str) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     sys.exit(1)
 
@@ -39,21 +43,83 @@ def cli() -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Where to write the IR (.json for JSON, else YAML).")
 def compile_command(source: str, output: str) -> None:
     """Compile the pipeline in FILE.py (the one @dsl.pipeline in it, or FUNC) to an IR file."""
-    from ..compiler import compile_pipeline, load_pipeline_from_file
     from ..core.serialize import dump
 
-    try:
-        pipeline = compile_pipeline(load_pipeline_from_file(source))
-    except SluicewayError as error:
-        _fail(str(error))
-    except Exception as error:  # the user's pipeline code raised
-        _fail(_user_code_error(error, source.partition(":")[0]))
+    pipeline = _load_pipeline(source)
     try:
         dump(pipeline, output)
     except OSError as error:
         _fail(f"cannot write {output}: {error.strerror or error}")
     count = _count_tasks(pipeline)
     click.echo(f"Wrote {output} ({pipeline.name}: {count} task{'' if count == 1 else 's'})")
+
+
+@cli.command("run")
+@click.argument("source", metavar="FILE.py[:FUNC]|FILE.yaml")
+@click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE", help="A pipeline parameter; repeat for several.")
+@click.option("--max-parallel", type=click.IntRange(min=1), help="How many tasks may run at once (default: the number of CPUs).")
+def run_command(source: str, params: tuple[str, ...], max_parallel: int | None) -> None:
+    """Run a pipeline on this machine and show its progress; exit 1 unless it succeeds."""
+    import signal
+
+    from .. import local
+    from ..core.lifecycle import RunState, TaskState
+    from .progress import ConsoleProgress
+
+    pipeline = _load_pipeline(source)
+    try:
+        arguments = dict(local.parse_argument(pipeline, text) for text in params)
+    except SluicewayError as error:
+        _fail(str(error))
+    interrupts = 0
+
+    def watch_interrupts(engine: object) -> None:
+        def on_interrupt(signum: int, frame: object) -> None:
+            nonlocal interrupts
+            interrupts += 1
+            if interrupts > 1:
+                raise KeyboardInterrupt
+            click.echo("cancelling: running tasks are being stopped (Ctrl-C again to abandon them)", err=True)
+            engine.cancel()  # type: ignore[attr-defined]
+
+        signal.signal(signal.SIGINT, on_interrupt)
+
+    try:
+        report = local.run(
+            pipeline,
+            arguments,
+            max_parallel=max_parallel,
+            observer=ConsoleProgress(),
+            echo=click.get_text_stream("stdout"),
+            on_engine=watch_interrupts,
+        )
+    except SluicewayError as error:
+        _fail(str(error))
+    failed = [task for task in report.tasks.values() if task.state == TaskState.FAILED and not task.frames]
+    for task in failed:
+        click.echo(f"task {task.id} failed: {task.message}", err=True)
+    click.echo(f"run {report.run_id} {report.state.value}; logs and results in {local.home() / 'runs' / report.run_id}")
+    for name, binding in report.outputs.items():
+        shown = binding.value if not binding.artifacts else ", ".join(ref.uri for ref in binding.artifacts)
+        click.echo(f"  output {name} = {shown if binding.value_uri is None else binding.value_uri}")
+    sys.exit(0 if report.state == RunState.SUCCEEDED else 1)
+
+
+def _load_pipeline(source: str) -> Pipeline:
+    """A compiled IR file, or the pipeline in a Python file, validated."""
+    from ..compiler import compile_pipeline, load_pipeline_from_file
+    from ..core.serialize import load
+    from ..core.validation import validate
+
+    try:
+        if Path(source).suffix in (".yaml", ".yml", ".json"):
+            return validate(load(source))
+        return compile_pipeline(load_pipeline_from_file(source))
+    except SluicewayError as error:
+        _fail(str(error))
+    except Exception as error:  # the user's pipeline code raised
+        _fail(_user_code_error(error, source.partition(":")[0]))
+    raise AssertionError("unreachable")
 
 
 @cli.command("validate")

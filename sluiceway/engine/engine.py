@@ -102,8 +102,17 @@ class Engine:
         else:
             failed = any(instance.state == T.FAILED for instance in self.root.walk())
             self._set_run(RunState.FAILED if failed else RunState.SUCCEEDED)
-        outputs = {name: self._output_of(self.root.instances[ref.task], ref.output) for name, ref in self.pipeline.output_bindings.items()}
-        return RunReport(self.run_id, self.state, {i.id: i for i in self.root.walk()}, outputs)
+        return RunReport(self.run_id, self.state, {i.id: i for i in self.root.walk()}, self._pipeline_outputs())
+
+    def _pipeline_outputs(self) -> dict[str, InputBinding]:
+        """The pipeline's outputs whose producers produced them."""
+        outputs = {}
+        for name, ref in self.pipeline.output_bindings.items():
+            try:
+                outputs[name] = self._output_of(self.root.instances[ref.task], ref.output)
+            except _Skip:
+                continue
+        return outputs
 
     def cancel(self) -> None:
         """Ask the run to stop: no new tasks, running ones are stopped, exit tasks still run. Thread-safe."""

@@ -283,6 +283,9 @@ def _publish(spec: TaskSpec, stores: Stores, staged: _Staged, returned: Any) -> 
             values[name] = _checked(values[name], output)
             continue
         path = staged.output_paths.get(name)
+        if path is not None and not path.exists() and output.type in _METRICS_TYPES:
+            # Metrics live in the artifact's metadata; a component that only logs them writes no file.
+            path.write_text(json.dumps(getattr(staged.outputs.get(name), "metadata", {}), sort_keys=True), encoding="utf-8")
         if path is None or not path.exists():
             raise _fail("outputs", f"task '{spec.task}' did not write its output '{name}'" + (f" (expected at {path})" if path else ""))
         if types.is_artifact(output.type):
@@ -294,6 +297,9 @@ def _publish(spec: TaskSpec, stores: Stores, staged: _Staged, returned: Any) -> 
                 raise _fail("outputs", str(error)) from None
     inline, spilled = _spill(spec, stores, values)
     return TaskResult(succeeded=True, values=inline, spilled_values=spilled, artifacts=artifacts)
+
+
+_METRICS_TYPES = frozenset({"Metrics", "ClassificationMetrics", "SlicedClassificationMetrics"})
 
 
 def _returned_values(function: ir.PythonFunction, returned: Any) -> dict[str, Any]:

@@ -97,9 +97,7 @@ def train(data: dsl.Input[dsl.Dataset], model: dsl.Output[dsl.Model], metrics: d
     with open(model.path, "w") as handle:
         handle.write(str(sum(rows) * scale))
     model.metadata["framework"] = "sum"
-    metrics.log_metric("rows", len(rows))
-    with open(metrics.path, "w") as handle:
-        handle.write("{}")
+    metrics.log_metric("rows", len(rows))  # and no file: metrics live in metadata
 
 
 def test_artifacts_are_fetched_and_published_with_digests_and_metadata(tmp_path):
@@ -112,7 +110,9 @@ def test_artifacts_are_fetched_and_published_with_digests_and_metadata(tmp_path)
     assert model.uri == f"{ran.spec.output_root}/model" and model.type == "Model" and model.metadata == {"framework": "sum"}
     assert Path(model.uri.removeprefix("file://")).read_text() == "12.0"
     assert model.digest.startswith("sha256:") and len(model.digest) == 71
-    assert ran.result.artifacts["metrics"].metadata == {"rows": 3}
+    metrics = ran.result.artifacts["metrics"]
+    assert metrics.metadata == {"rows": 3}
+    assert Path(metrics.uri.removeprefix("file://")).read_text() == '{"rows": 3}'  # written for it
 
 
 @dsl.component
