@@ -3,8 +3,9 @@
     import sluiceway
     report = sluiceway.run(my_pipeline, arguments={"n": 3})
 
-Runs are kept under $SLUICEWAY_HOME (default ~/.sluiceway): `runs/RUN/` holds each task's
-spec, result and log, and `artifacts/` the artifacts, laid out as RUN/TASK/ATTEMPT/OUTPUT.
+Runs are kept under $SLUICEWAY_HOME (default ~/.sluiceway): `metadata.db` (SQLite) records
+every run, task, output, artifact and lineage event; `runs/RUN/` holds each task's spec,
+result and log; `artifacts/` the artifacts, laid out as RUN/TASK/ATTEMPT/OUTPUT.
 """
 
 from __future__ import annotations
@@ -13,12 +14,16 @@ import json
 import os
 import secrets
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from .core import ir, types
 from .core.errors import SluicewayError
 from .engine.engine import Engine, Observer, RunReport
+
+if TYPE_CHECKING:
+    from .stores.sql import SqlMetadataStore
 
 HOME_ENV = "SLUICEWAY_HOME"
 
@@ -32,12 +37,13 @@ def run(
     arguments: dict[str, Any] | None = None,
     *,
     max_parallel: int | None = None,
-    observer: Observer | None = None,
+    observers: Sequence[Observer] = (),
     echo: IO[str] | None = None,
     on_engine: Any = None,
 ) -> RunReport:
     """Run a pipeline (a @dsl.pipeline, a plain KFP v1 function, or compiled IR) to its end."""
     from .backends.local import LocalLauncher
+    from .engine.recording import StoreRecorder
 
     compiled = pipeline if isinstance(pipeline, ir.Pipeline) else _compile(pipeline)
     checked = check_arguments(compiled, arguments or {})
@@ -51,6 +57,8 @@ def run(
         raise SluicewayError(
             f"cannot write to the Sluiceway home {base}: {error.strerror or error}; set {HOME_ENV} to a writable folder"
         ) from None
+    store = metadata_store()
+    store.create_run(run_id, compiled, checked)
     engine = Engine(
         compiled,
         run_id=run_id,
@@ -59,11 +67,18 @@ def run(
         run_dir=run_dir,
         artifact_root=(base / "artifacts").as_uri(),
         max_parallel=max_parallel or os.cpu_count() or 2,
-        observer=observer,
+        observers=(StoreRecorder(store), *observers),
     )
     if on_engine is not None:
         on_engine(engine)
     return engine.run()
+
+
+def metadata_store() -> SqlMetadataStore:
+    """The embedded default's store: SQLite in the home folder, upgraded in place when older."""
+    from .stores.sql import SqlMetadataStore
+
+    return SqlMetadataStore(f"sqlite:///{home() / 'metadata.db'}", upgrade=True)
 
 
 def _compile(pipeline: Any) -> ir.Pipeline:

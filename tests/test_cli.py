@@ -198,3 +198,23 @@ def test_a_read_only_home_is_reported(tmp_path, cli):
     assert (
         f"error: cannot write to the Sluiceway home {home}" in result.stderr and "set SLUICEWAY_HOME to a writable folder" in result.stderr
     )
+
+
+def test_runs_are_kept_and_can_be_listed_shown_and_read(tmp_path, cli):
+    import json
+
+    home = {"SLUICEWAY_HOME": str(tmp_path / "home")}
+    source = write(tmp_path, RUNNABLE)
+    assert cli("run", str(source), "-p", "n=5", env=home).returncode == 0
+    assert cli("run", str(source), "-p", "n=-5", env=home).returncode == 1
+    listed = cli("runs", "list", "--output", "json", env=home)
+    runs = json.loads(listed.stdout)
+    assert [(run["state"], run["parameters"]) for run in runs] == [("FAILED", {"n": -5}), ("SUCCEEDED", {"n": 5})]
+    shown = json.loads(cli("runs", "show", runs[1]["id"], "--output", "json", env=home).stdout)
+    assert [(t["task_id"], t["state"], t["outputs"]) for t in shown["tasks"]] == [("double", "SUCCEEDED", {"Output": {"value": 10}})]
+    table = cli("runs", "show", runs[0]["id"], env=home).stdout
+    assert "double() raised ValueError: n must not be negative" in table
+    logs = cli("runs", "logs", runs[0]["id"], "--task", "double", env=home).stdout
+    assert logs.startswith("==> double <==") and "ValueError: n must not be negative" in logs
+    missing = cli("runs", "show", "no-such-run", env=home)
+    assert missing.returncode == 1 and missing.stderr.strip() == "error: no run 'no-such-run'"

@@ -9,7 +9,7 @@ import json
 import sys
 import traceback
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -89,7 +89,7 @@ def run_command(source: str, params: tuple[str, ...], max_parallel: int | None) 
             pipeline,
             arguments,
             max_parallel=max_parallel,
-            observer=ConsoleProgress(),
+            observers=[ConsoleProgress()],
             echo=click.get_text_stream("stdout"),
             on_engine=watch_interrupts,
         )
@@ -120,6 +120,94 @@ def _load_pipeline(source: str) -> Pipeline:
     except Exception as error:  # the user's pipeline code raised
         _fail(_user_code_error(error, source.partition(":")[0]))
     raise AssertionError("unreachable")
+
+
+@cli.group("runs")
+def runs_group() -> None:
+    """Runs kept by the embedded default (in $SLUICEWAY_HOME)."""
+
+
+OUTPUT_FORMAT = click.option("--output", "output_format", type=click.Choice(["table", "json"]), default="table", help="json for machines.")
+
+
+@runs_group.command("list")
+@click.option("--state", help="Only runs in this state (SUCCEEDED, FAILED, ...).")
+@click.option("--pipeline", help="Only runs of this pipeline.")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@OUTPUT_FORMAT
+def runs_list(state: str | None, pipeline: str | None, limit: int, output_format: str) -> None:
+    """The newest runs first."""
+    from .. import local
+
+    runs = _store(local).list_runs(limit=limit, state=state.upper() if state else None, pipeline=pipeline)
+    if output_format == "json":
+        click.echo(json.dumps([_run_json(run) for run in runs], indent=2))
+        return
+    for run in runs:
+        click.echo(f"{run.id:<50} {run.state:<10} {run.created_at:%Y-%m-%d %H:%M:%S}")
+
+
+@runs_group.command("show")
+@click.argument("run_id")
+@OUTPUT_FORMAT
+def runs_show(run_id: str, output_format: str) -> None:
+    """A run's state, parameters, and each task's state and outputs."""
+    from .. import local
+
+    store = _store(local)
+    try:
+        run = store.get_run(run_id)
+    except SluicewayError as error:
+        _fail(str(error))
+    tasks = store.tasks(run_id)
+    if output_format == "json":
+        payload = _run_json(run) | {"tasks": [task.__dict__ for task in tasks]}
+        click.echo(json.dumps(payload, indent=2, default=str))
+        return
+    click.echo(f"run {run.id}: {run.state} (pipeline {run.pipeline_name}, parameters {json.dumps(run.parameters)})")
+    for task in tasks:
+        why = f" ({task.skip_reason})" if task.skip_reason else (f": {task.message}" if task.state == "FAILED" else "")
+        click.echo(f"  {task.task_id:<40} {task.state:<10}{why}")
+        for name, binding in task.outputs.items():
+            click.echo(f"      {name} = {json.dumps(binding.get('value', binding))}")
+
+
+@runs_group.command("logs")
+@click.argument("run_id")
+@click.option("--task", "task_id", help="Only this task's log.")
+def runs_logs(run_id: str, task_id: str | None) -> None:
+    """The logs of a run's tasks, every attempt, in task order."""
+    from .. import local
+
+    logs = local.home() / "runs" / run_id / "logs"
+    if not logs.is_dir():
+        _fail(f"no logs for run '{run_id}' in {logs.parent}")
+    files = sorted(logs.rglob("*.log"))
+    if task_id:
+        files = [path for path in files if path.relative_to(logs).as_posix() == f"{task_id}.log"]
+        if not files:
+            _fail(f"run '{run_id}' has no log for task '{task_id}'")
+    for path in files:
+        click.echo(f"==> {path.relative_to(logs).as_posix().removesuffix('.log')} <==")
+        click.echo(path.read_text(errors="replace"), nl=False)
+
+
+def _store(local: Any) -> Any:
+    try:
+        return local.metadata_store()
+    except SluicewayError as error:
+        _fail(str(error))
+
+
+def _run_json(run: Any) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "pipeline": run.pipeline_name,
+        "state": run.state,
+        "created_at": run.created_at.isoformat(),
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "parameters": run.parameters,
+    }
 
 
 @cli.command("validate")

@@ -1,9 +1,14 @@
-"""The artifact store interface: where the files that flow between tasks are kept."""
+"""Store interfaces: artifacts (the files that flow between tasks) and metadata (what happened)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from .ir import Pipeline
+    from .lifecycle import RunState
+    from .task_spec import InputBinding
 
 
 @runtime_checkable
@@ -20,3 +25,28 @@ class ArtifactStore(Protocol):
 
     def exists(self, uri: str) -> bool:
         """Whether anything is stored at `uri`."""
+
+
+class MetadataStore(Protocol):
+    """Keeps runs, their tasks, outputs, artifacts and lineage."""
+
+    def create_run(self, run_id: str, pipeline: Pipeline, parameters: dict[str, Any]) -> None: ...
+
+    def set_run_state(self, run_id: str, state: RunState, *, retrying: bool = False) -> None: ...
+
+    def record_task(
+        self,
+        run_id: str,
+        task_id: str,
+        *,
+        kind: str,
+        state: str,
+        skip_reason: str | None,
+        message: str,
+        attempts: int,
+        outputs: dict[str, InputBinding] | None = None,
+    ) -> None:
+        """Record a task's state; outputs, when given, are recorded in the same transaction."""
+
+    def record_inputs(self, run_id: str, task_id: str, inputs: dict[str, InputBinding]) -> None:
+        """Record the artifacts a task consumed."""

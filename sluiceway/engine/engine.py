@@ -11,7 +11,7 @@ import json
 import queue
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -66,7 +66,7 @@ class Engine:
         artifact_root: str,
         stores: dict[str, str] | None = None,
         max_parallel: int = 4,
-        observer: Observer | None = None,
+        observers: Sequence[Observer] = (),
     ) -> None:
         self.pipeline = pipeline
         self.run_id = run_id
@@ -76,15 +76,13 @@ class Engine:
         self.stores_by_scheme = stores or {}
         self.stores = Stores(self.stores_by_scheme)
         self.max_parallel = max(1, max_parallel)
-        self.observer = observer
+        self.observers = tuple(observers)
         self.state = RunState.PENDING
         self.stopping = False
         self.cancelling = False
         self._events: queue.Queue[Callable[[], None]] = queue.Queue()
         self._timers: list[tuple[float, Instance]] = []
         self._running_attempts = 0
-        self._arguments: dict[str, dict[str, InputBinding]] = {}
-        """Resolved inputs of each task instance, kept for its retries."""
         parameters = self._pipeline_parameters(arguments or {})
         self.root = Frame(prefix="", nodes=pipeline.nodes, parent=None, parameters=parameters)
 
@@ -214,7 +212,7 @@ class Engine:
             return False
         instance.outputs = {}
         instance.message = ""
-        self._arguments[instance.id] = arguments
+        instance.inputs = arguments
         self._set_task(instance, T.RUNNING)
         self._launch(instance)
         return True
@@ -273,7 +271,7 @@ class Engine:
             task=instance.id,
             attempt=attempt,
             component=self.pipeline.components[task.component],
-            inputs=self._arguments[instance.id],
+            inputs=instance.inputs,
             output_root=f"{self.artifact_root}/{self.run_id}/{instance.id}/{attempt}",
             stores=self.stores_by_scheme,
             work_dir=str(folder / "work"),
@@ -508,14 +506,14 @@ class Engine:
         instance.skip_reason = reason
         if message:
             instance.message = message
-        if self.observer is not None:
-            self.observer.task_changed(self.run_id, instance)
+        for observer in self.observers:
+            observer.task_changed(self.run_id, instance)
 
     def _set_run(self, state: RunState) -> None:
         RUN_TRANSITIONS.check(self.state, state)
         self.state = state
-        if self.observer is not None:
-            self.observer.run_changed(self.run_id, state)
+        for observer in self.observers:
+            observer.run_changed(self.run_id, state)
 
 
 def _imported_artifact(uri: Any, artifact_type: str, metadata: dict[str, Any]) -> ArtifactRef:

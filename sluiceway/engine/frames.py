@@ -24,6 +24,8 @@ class Instance:
     skip_reason: SkipReason | None = None
     message: str = ""
     attempts: int = 0
+    inputs: dict[str, InputBinding] = field(default_factory=dict)
+    """The task's resolved inputs, kept for its retries and for lineage."""
     outputs: dict[str, InputBinding] = field(default_factory=dict)
     frames: list[Frame] = field(default_factory=list)
     """Frames this instance runs: a chosen branch, loop iterations, a body, a nested pipeline."""

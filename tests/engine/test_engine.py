@@ -38,7 +38,7 @@ def make_engine(pipeline_func, tmp_path: Path, arguments=None, max_parallel=4, o
         run_dir=tmp_path / "run",
         artifact_root=(tmp_path / "artifacts").as_uri(),
         max_parallel=max_parallel,
-        observer=observer,
+        observers=[observer] if observer else (),
     )
 
 

@@ -1,0 +1,40 @@
+"""Keeping a run in a metadata store as the engine reports it."""
+
+from __future__ import annotations
+
+from ..core import ir
+from ..core.lifecycle import RunState, TaskState
+from ..core.stores import MetadataStore
+from .frames import Instance
+
+_KINDS = {ir.Task: "task", ir.Importer: "importer", ir.Condition: "condition", ir.Loop: "loop", ir.ExitHandler: "exit_handler"}
+
+
+class StoreRecorder:
+    """An engine observer that writes every run and task change to a metadata store.
+
+    A task's outputs are written in the same transaction as its SUCCEEDED state, so no
+    reader ever sees a succeeded task without its outputs.
+    """
+
+    def __init__(self, store: MetadataStore) -> None:
+        self.store = store
+
+    def run_changed(self, run_id: str, state: RunState) -> None:
+        if state != RunState.PENDING:
+            self.store.set_run_state(run_id, state)
+
+    def task_changed(self, run_id: str, instance: Instance) -> None:
+        done_with_outputs = instance.state in (TaskState.SUCCEEDED, TaskState.CACHED)
+        self.store.record_task(
+            run_id,
+            instance.id,
+            kind=_KINDS[type(instance.node)],
+            state=instance.state.value,
+            skip_reason=instance.skip_reason.value if instance.skip_reason else None,
+            message=instance.message,
+            attempts=instance.attempts,
+            outputs=instance.outputs if done_with_outputs else None,
+        )
+        if instance.state == TaskState.RUNNING and instance.attempts <= 1 and instance.inputs:
+            self.store.record_inputs(run_id, instance.id, instance.inputs)

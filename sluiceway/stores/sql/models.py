@@ -1,0 +1,118 @@
+"""The metadata schema: SQLAlchemy 2 models, one table per kind of record.
+
+Changes to these models need an alembic migration under `migrations/versions/`; a test
+fails when the models and the migrations disagree.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, ForeignKey, ForeignKeyConstraint, Index, Integer, MetaData, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Named constraints, so that migrations can refer to them on every database.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ID = String(255)
+NAME = String(255)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dict[str, Any]: JSON, datetime: DateTime(timezone=True)}
+
+
+class PipelineVersion(Base):
+    """A compiled pipeline, identified by its IR digest: the same content is stored once."""
+
+    __tablename__ = "pipeline_versions"
+
+    digest: Mapped[str] = mapped_column(String(80), primary_key=True)
+    name: Mapped[str] = mapped_column(NAME, index=True)
+    ir: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class Run(Base):
+    __tablename__ = "runs"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    pipeline_name: Mapped[str] = mapped_column(NAME)
+    pipeline_digest: Mapped[str] = mapped_column(ForeignKey("pipeline_versions.digest"))
+    state: Mapped[str] = mapped_column(String(20))
+    parameters: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    """Raised on every state change: a writer holding an older version loses (optimistic concurrency)."""
+
+    __table_args__ = (
+        Index(None, "state", "created_at"),
+        Index(None, "pipeline_name", "created_at"),
+        Index(None, "created_at", "id"),
+    )
+
+
+class TaskRecord(Base):
+    """One node instance of a run: a task, an importer or a group."""
+
+    __tablename__ = "tasks"
+
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    task_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    state: Mapped[str] = mapped_column(String(20))
+    skip_reason: Mapped[str | None] = mapped_column(String(40))
+    message: Mapped[str] = mapped_column(Text, default="")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime]
+
+
+class TaskOutput(Base):
+    """An output of a task: a value, a value kept in the artifact store, or an artifact."""
+
+    __tablename__ = "task_outputs"
+
+    run_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    task_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(NAME, primary_key=True)
+    value: Mapped[dict[str, Any]]
+    """{"value": V}, {"value_uri": U} or {"artifacts": [...]}: the binding, as the task spec has it."""
+
+    __table_args__ = (ForeignKeyConstraint(["run_id", "task_id"], ["tasks.run_id", "tasks.task_id"], ondelete="CASCADE"),)
+
+
+class Artifact(Base):
+    __tablename__ = "artifacts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    uri: Mapped[str] = mapped_column(String(1024), unique=True)
+    type: Mapped[str] = mapped_column(String(64))
+    digest: Mapped[str | None] = mapped_column(String(80), index=True)
+    properties: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+
+
+class LineageEvent(Base):
+    """An artifact produced or consumed by a task of a run."""
+
+    __tablename__ = "lineage_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    artifact_id: Mapped[int] = mapped_column(ForeignKey("artifacts.id", ondelete="CASCADE"), index=True)
+    run_id: Mapped[str] = mapped_column(ID)
+    task_id: Mapped[str] = mapped_column(ID)
+    kind: Mapped[str] = mapped_column(String(16))
+    """'produced' or 'consumed'."""
+    name: Mapped[str] = mapped_column(NAME)
+    """The output or input name the artifact went by."""
+
+    __table_args__ = (Index(None, "run_id", "task_id"),)

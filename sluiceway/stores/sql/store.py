@@ -1,0 +1,245 @@
+"""SqlMetadataStore: runs, tasks, outputs, artifacts and lineage in one SQL database."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import create_engine, event, inspect, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DatabaseError, IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from ...core import ir
+from ...core.errors import SluicewayError
+from ...core.lifecycle import RUN_TRANSITIONS, RunState
+from ...core.serialize import digest, dump_json
+from ...core.task_spec import InputBinding
+from . import migrations
+from .models import Artifact, LineageEvent, PipelineVersion, Run, TaskOutput, TaskRecord
+
+
+class SchemaVersionError(SluicewayError):
+    """The database holds a schema of another version, or no Sluiceway schema at all."""
+
+
+class ConcurrentUpdate(SluicewayError):
+    """Another writer changed the run first; read it again and decide anew."""
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    id: str
+    pipeline_name: str
+    state: str
+    created_at: datetime
+    finished_at: datetime | None
+    parameters: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TaskSummary:
+    task_id: str
+    kind: str
+    state: str
+    skip_reason: str | None
+    message: str
+    attempts: int
+    outputs: dict[str, dict[str, Any]]
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class SqlMetadataStore:
+    """Metadata in SQLite, PostgreSQL or MySQL, through SQLAlchemy.
+
+    `upgrade=True` brings an older schema up to date (the embedded default does this for its
+    own file); otherwise a schema of another version is refused with the command to run.
+    """
+
+    def __init__(self, url: str, *, upgrade: bool = False) -> None:
+        self.url = url
+        self.engine = _engine(url)
+        self._check_schema(upgrade)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def _check_schema(self, upgrade: bool) -> None:
+        where = self.engine.url.render_as_string(hide_password=True)
+        try:
+            with self.engine.begin() as connection:
+                current = migrations.current(connection)
+                tables = set(inspect(connection).get_table_names())
+                if current is None and tables - {"alembic_version"}:
+                    raise SchemaVersionError(
+                        f"{where} holds tables that are not a Sluiceway schema ({', '.join(sorted(tables))}); use another database"
+                    )
+                if current == migrations.head():
+                    return
+                if not upgrade:
+                    raise SchemaVersionError(
+                        f"{where} has schema version {current or 'none'}, and this Sluiceway needs {migrations.head()}: "
+                        f"run `sluiceway db upgrade --url {where}`"
+                    )
+                migrations.upgrade(connection)
+        except DatabaseError as error:
+            raise SchemaVersionError(f"{where} cannot be used as a Sluiceway metadata database: {error.orig}") from None
+
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        with self._sessions.begin() as session:
+            yield session
+
+    # --- writing ------------------------------------------------------------------------------
+
+    def create_run(self, run_id: str, pipeline: ir.Pipeline, parameters: dict[str, Any]) -> None:
+        pipeline_digest = digest(pipeline)
+        with self._session() as session:
+            if session.get(PipelineVersion, pipeline_digest) is None:
+                session.add(PipelineVersion(digest=pipeline_digest, name=pipeline.name, ir=dump_json(pipeline), created_at=_now()))
+                try:
+                    session.flush()
+                except IntegrityError:  # another process stored the same version first
+                    session.rollback()
+            session.add(
+                Run(
+                    id=run_id,
+                    pipeline_name=pipeline.name,
+                    pipeline_digest=pipeline_digest,
+                    state=RunState.PENDING.value,
+                    parameters=parameters,
+                    created_at=_now(),
+                    version=1,
+                )
+            )
+
+    def set_run_state(self, run_id: str, state: RunState, *, retrying: bool = False) -> None:
+        """Move a run to `state`, as the transition table allows, without losing a concurrent change."""
+        with self._session() as session:
+            row = session.get(Run, run_id)
+            if row is None:
+                raise SluicewayError(f"no run '{run_id}'")
+            RUN_TRANSITIONS.check(RunState(row.state), state, retrying=retrying)
+            finished = _now() if state in (RunState.SUCCEEDED, RunState.FAILED, RunState.CANCELLED) else None
+            changed = session.execute(
+                update(Run)
+                .where(Run.id == run_id, Run.version == row.version)
+                .values(state=state.value, version=row.version + 1, finished_at=finished)
+                .execution_options(synchronize_session=False)
+            )
+            if changed.rowcount != 1:  # type: ignore[attr-defined]
+                raise ConcurrentUpdate(f"run '{run_id}' changed while it was being moved to {state.value}")
+
+    def record_task(
+        self,
+        run_id: str,
+        task_id: str,
+        *,
+        kind: str,
+        state: str,
+        skip_reason: str | None,
+        message: str,
+        attempts: int,
+        outputs: dict[str, InputBinding] | None = None,
+    ) -> None:
+        """Record a task's state; with `outputs`, its outputs and the artifacts it produced, first."""
+        with self._session() as session:
+            row = session.get(TaskRecord, (run_id, task_id))
+            if row is None:
+                row = TaskRecord(
+                    run_id=run_id, task_id=task_id, kind=kind, state=state, attempts=attempts, message=message, updated_at=_now()
+                )
+                session.add(row)
+            row.state, row.skip_reason, row.message, row.attempts, row.updated_at = state, skip_reason, message, attempts, _now()
+            session.flush()
+            for name, binding in (outputs or {}).items():
+                session.merge(TaskOutput(run_id=run_id, task_id=task_id, name=name, value=_binding_json(binding)))
+                for ref in binding.artifacts:
+                    artifact = self._artifact(session, ref.uri, ref.type, ref.digest, ref.metadata)
+                    session.add(LineageEvent(artifact_id=artifact.id, run_id=run_id, task_id=task_id, kind="produced", name=name))
+
+    def record_inputs(self, run_id: str, task_id: str, inputs: dict[str, InputBinding]) -> None:
+        """Record the artifacts a task consumed (lineage)."""
+        with self._session() as session:
+            for name, binding in inputs.items():
+                for ref in binding.artifacts:
+                    artifact = self._artifact(session, ref.uri, ref.type, ref.digest, ref.metadata)
+                    session.add(LineageEvent(artifact_id=artifact.id, run_id=run_id, task_id=task_id, kind="consumed", name=name))
+
+    @staticmethod
+    def _artifact(session: Session, uri: str, kind: str, content_digest: str | None, properties: dict[str, Any]) -> Artifact:
+        artifact = session.scalars(select(Artifact).where(Artifact.uri == uri)).first()
+        if artifact is None:
+            artifact = Artifact(uri=uri, type=kind, digest=content_digest, properties=properties, created_at=_now())
+            session.add(artifact)
+            session.flush()
+        return artifact
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def list_runs(self, *, limit: int = 50, state: str | None = None, pipeline: str | None = None) -> list[RunSummary]:
+        query = select(Run).order_by(Run.created_at.desc(), Run.id.desc()).limit(limit)
+        if state:
+            query = query.where(Run.state == state)
+        if pipeline:
+            query = query.where(Run.pipeline_name == pipeline)
+        with self._session() as session:
+            return [_summary(row) for row in session.scalars(query)]
+
+    def get_run(self, run_id: str) -> RunSummary:
+        with self._session() as session:
+            row = session.get(Run, run_id)
+            if row is None:
+                raise SluicewayError(f"no run '{run_id}'")
+            return _summary(row)
+
+    def tasks(self, run_id: str) -> list[TaskSummary]:
+        with self._session() as session:
+            outputs: dict[str, dict[str, dict[str, Any]]] = {}
+            for output in session.scalars(select(TaskOutput).where(TaskOutput.run_id == run_id)):
+                outputs.setdefault(output.task_id, {})[output.name] = output.value
+            rows = session.scalars(select(TaskRecord).where(TaskRecord.run_id == run_id).order_by(TaskRecord.task_id))
+            return [TaskSummary(r.task_id, r.kind, r.state, r.skip_reason, r.message, r.attempts, outputs.get(r.task_id, {})) for r in rows]
+
+    def lineage(self, uri: str) -> list[tuple[str, str, str, str]]:
+        """(kind, run, task, name) of every event of the artifact at `uri`."""
+        with self._session() as session:
+            query = select(LineageEvent).join(Artifact).where(Artifact.uri == uri).order_by(LineageEvent.id)
+            return [(e.kind, e.run_id, e.task_id, e.name) for e in session.scalars(query)]
+
+
+def _summary(row: Run) -> RunSummary:
+    return RunSummary(row.id, row.pipeline_name, row.state, row.created_at, row.finished_at, dict(row.parameters))
+
+
+def _binding_json(binding: InputBinding) -> dict[str, Any]:
+    encoded: dict[str, Any] = json.loads(json.dumps({key: value for key, value in _binding_fields(binding)}))
+    return encoded
+
+
+def _binding_fields(binding: InputBinding) -> Iterator[tuple[str, Any]]:
+    import msgspec
+
+    yield from msgspec.to_builtins(binding).items()
+
+
+def _engine(url: str) -> Engine:
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, connect_args={"timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _configure(connection: Any, _record: Any) -> None:
+        # WAL lets readers and one writer work at once; the timeout waits out other writers.
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    return engine

@@ -1,0 +1,181 @@
+"""The SQL metadata store on SQLite: migrations, the schema gate, records, concurrent writers."""
+
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine, inspect, text
+
+from sluiceway import compiler, dsl
+from sluiceway.core.lifecycle import IllegalTransition, RunState
+from sluiceway.core.task_spec import ArtifactRef, InputBinding
+from sluiceway.stores.sql import SchemaVersionError, SqlMetadataStore, migrations
+from sluiceway.stores.sql.models import Base
+
+
+@pytest.fixture
+def url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'metadata.db'}"
+
+
+@dsl.component
+def hello(name: str) -> str:
+    return name
+
+
+@dsl.pipeline(name="hello-pipeline")
+def hello_pipeline(name: str = "x"):
+    hello(name=name)
+
+
+def test_migrations_go_up_and_down_and_match_the_models(url):
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        migrations.upgrade(connection)
+        assert migrations.current(connection) == migrations.head()
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+        migrations.downgrade(connection, "base")
+        assert set(inspect(connection).get_table_names()) <= {"alembic_version"}
+        migrations.upgrade(connection)
+        assert {"runs", "tasks", "task_outputs", "artifacts", "lineage_events", "pipeline_versions"} <= set(
+            inspect(connection).get_table_names()
+        )
+
+
+def test_a_schema_of_another_version_is_refused_with_the_command_to_run(url):
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        migrations.upgrade(connection)
+        connection.execute(text("UPDATE alembic_version SET version_num = '0000'"))
+    with pytest.raises(
+        SchemaVersionError, match=r"has schema version 0000, and this Sluiceway needs 0001: run `sluiceway db upgrade --url sqlite:///"
+    ):
+        SqlMetadataStore(url)
+
+
+def test_an_empty_database_is_created_only_when_asked(url):
+    with pytest.raises(SchemaVersionError, match="has schema version none"):
+        SqlMetadataStore(url)
+    SqlMetadataStore(url, upgrade=True)
+    SqlMetadataStore(url)  # now current
+
+
+def test_foreign_and_corrupt_files_are_refused_and_left_alone(tmp_path):
+    foreign = tmp_path / "foreign.db"
+    engine = create_engine(f"sqlite:///{foreign}")
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE users (id INTEGER)"))
+    with pytest.raises(SchemaVersionError, match=r"holds tables that are not a Sluiceway schema \(users\)"):
+        SqlMetadataStore(f"sqlite:///{foreign}", upgrade=True)
+    corrupt = tmp_path / "corrupt.db"
+    corrupt.write_bytes(b"\x00not a database" * 100)
+    with pytest.raises(SchemaVersionError, match="cannot be used as a Sluiceway metadata database: file is not a database"):
+        SqlMetadataStore(f"sqlite:///{corrupt}", upgrade=True)
+    assert corrupt.read_bytes() == b"\x00not a database" * 100
+
+
+def test_a_run_and_its_tasks_are_recorded(url):
+    store = SqlMetadataStore(url, upgrade=True)
+    pipeline = compiler.compile_pipeline(hello_pipeline)
+    store.create_run("r1", pipeline, {"name": "ada"})
+    store.create_run("r2", pipeline, {"name": "bob"})  # the same pipeline version is stored once
+    store.set_run_state("r1", RunState.RUNNING)
+    model = ArtifactRef(uri="file:///a/model", type="Model", digest="sha256:00", metadata={"acc": 0.9})
+    store.record_task("r1", "train", kind="task", state="RUNNING", skip_reason=None, message="", attempts=1)
+    store.record_task(
+        "r1",
+        "train",
+        kind="task",
+        state="SUCCEEDED",
+        skip_reason=None,
+        message="",
+        attempts=1,
+        outputs={"model": InputBinding(artifacts=(model,)), "loss": InputBinding(value=0.25)},
+    )
+    store.record_inputs("r1", "evaluate", {"model": InputBinding(artifacts=(model,))})
+    store.set_run_state("r1", RunState.SUCCEEDED)
+    run = store.get_run("r1")
+    assert (run.state, run.parameters, run.finished_at is not None) == ("SUCCEEDED", {"name": "ada"}, True)
+    (task,) = store.tasks("r1")
+    assert (task.task_id, task.state, task.attempts) == ("train", "SUCCEEDED", 1)
+    assert task.outputs["loss"] == {"value": 0.25}
+    assert task.outputs["model"]["artifacts"][0]["uri"] == "file:///a/model"
+    assert store.lineage("file:///a/model") == [("produced", "r1", "train", "model"), ("consumed", "r1", "evaluate", "model")]
+    assert [r.id for r in store.list_runs()] == ["r2", "r1"]  # newest first
+    assert [r.id for r in store.list_runs(state="SUCCEEDED")] == ["r1"]
+
+
+def test_run_states_follow_the_transition_table(url):
+    store = SqlMetadataStore(url, upgrade=True)
+    store.create_run("r1", compiler.compile_pipeline(hello_pipeline), {})
+    with pytest.raises(IllegalTransition, match="a run cannot go from PENDING to SUCCEEDED"):
+        store.set_run_state("r1", RunState.SUCCEEDED)
+    store.set_run_state("r1", RunState.RUNNING)
+    store.set_run_state("r1", RunState.FAILED)
+    with pytest.raises(IllegalTransition, match="only when the run is retried"):
+        store.set_run_state("r1", RunState.PENDING)
+    store.set_run_state("r1", RunState.PENDING, retrying=True)
+
+
+def _write_tasks(url: str, writer: int, count: int) -> None:
+    store = SqlMetadataStore(url)
+    for index in range(count):
+        store.record_task(
+            "shared",
+            f"w{writer}-t{index}",
+            kind="task",
+            state="SUCCEEDED",
+            skip_reason=None,
+            message="",
+            attempts=1,
+            outputs={"n": InputBinding(value=index)},
+        )
+
+
+def test_two_processes_writing_one_run_lose_nothing(url):
+    store = SqlMetadataStore(url, upgrade=True)
+    store.create_run("shared", compiler.compile_pipeline(hello_pipeline), {})
+    context = multiprocessing.get_context("spawn")
+    writers = [context.Process(target=_write_tasks, args=(url, writer, 40)) for writer in range(2)]
+    for process in writers:
+        process.start()
+    for process in writers:
+        process.join(timeout=120)
+        assert process.exitcode == 0
+    tasks = store.tasks("shared")
+    assert len(tasks) == 80 and all(task.outputs["n"]["value"] == int(task.task_id.split("-t")[1]) for task in tasks)
+
+
+@dsl.component
+def make_rows(data: dsl.Output[dsl.Dataset]):
+    from pathlib import Path
+
+    Path(data.path).write_text("1\n2\n")
+
+
+@dsl.component
+def count(data: dsl.Input[dsl.Dataset]) -> int:
+    from pathlib import Path
+
+    return len(Path(data.path).read_text().split())
+
+
+def test_a_local_run_is_recorded_with_its_lineage(tmp_path, monkeypatch):
+    import sluiceway
+    from sluiceway import local
+
+    @dsl.pipeline(name="rows")
+    def rows():
+        count(data=make_rows().output)
+
+    monkeypatch.setenv("SLUICEWAY_HOME", str(tmp_path))
+    report = sluiceway.run(rows)
+    store = local.metadata_store()
+    assert store.get_run(report.run_id).state == "SUCCEEDED"
+    assert {(t.task_id, t.state) for t in store.tasks(report.run_id)} == {("make-rows", "SUCCEEDED"), ("count", "SUCCEEDED")}
+    (artifact,) = report.tasks["make-rows"].outputs["data"].artifacts
+    assert store.lineage(artifact.uri) == [("produced", report.run_id, "make-rows", "data"), ("consumed", report.run_id, "count", "data")]
