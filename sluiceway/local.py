@@ -42,8 +42,9 @@ def run(
     on_engine: Any = None,
 ) -> RunReport:
     """Run a pipeline (a @dsl.pipeline, a plain KFP v1 function, or compiled IR) to its end."""
-    from .backends.local import LocalLauncher
     from .engine.recording import StoreRecorder
+    from .plugins import PluginManager
+    from .plugins.observing import HookObserver
 
     compiled = pipeline if isinstance(pipeline, ir.Pipeline) else _compile(pipeline)
     checked = check_arguments(compiled, arguments or {})
@@ -57,28 +58,33 @@ def run(
         raise SluicewayError(
             f"cannot write to the Sluiceway home {base}: {error.strerror or error}; set {HOME_ENV} to a writable folder"
         ) from None
-    store = metadata_store()
+    plugins = PluginManager()
+    registry = plugins.registry
+    store = metadata_store(registry.get("metadata_store", "sql").load())
     store.create_run(run_id, compiled, checked)
+    launcher = registry.get("backend", "local").load()(echo=echo)
     engine = Engine(
         compiled,
         run_id=run_id,
-        launcher=LocalLauncher(echo=echo),
+        launcher=launcher,
         arguments=checked,
         run_dir=run_dir,
         artifact_root=(base / "artifacts").as_uri(),
+        stores={entry.name: entry.target for entry in registry.all("artifact_store") if isinstance(entry.target, str)},
         max_parallel=max_parallel or os.cpu_count() or 2,
-        observers=(StoreRecorder(store), *observers),
+        observers=(StoreRecorder(store), HookObserver(plugins.hook, compiled.name, checked), *observers),
     )
     if on_engine is not None:
         on_engine(engine)
     return engine.run()
 
 
-def metadata_store() -> SqlMetadataStore:
+def metadata_store(store_class: Any = None) -> SqlMetadataStore:
     """The embedded default's store: SQLite in the home folder, upgraded in place when older."""
-    from .stores.sql import SqlMetadataStore
-
-    return SqlMetadataStore(f"sqlite:///{home() / 'metadata.db'}", upgrade=True)
+    if store_class is None:
+        from .stores.sql import SqlMetadataStore as store_class
+    store: SqlMetadataStore = store_class(f"sqlite:///{home() / 'metadata.db'}", upgrade=True)
+    return store
 
 
 def _compile(pipeline: Any) -> ir.Pipeline:

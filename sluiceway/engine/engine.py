@@ -84,7 +84,8 @@ class Engine:
         self._timers: list[tuple[float, Instance]] = []
         self._running_attempts = 0
         parameters = self._pipeline_parameters(arguments or {})
-        self.root = Frame(prefix="", nodes=pipeline.nodes, parent=None, parameters=parameters)
+        types_of = {spec.name: spec.type for spec in pipeline.parameters}
+        self.root = Frame(prefix="", nodes=pipeline.nodes, parent=None, parameters=parameters, parameter_types=types_of)
 
     # --- public -------------------------------------------------------------------------------
 
@@ -92,7 +93,7 @@ class Engine:
         self._set_run(RunState.RUNNING)
         while True:
             self._advance()
-            if self.root.done and self._running_attempts == 0:
+            if self._running_attempts == 0 and all(instance.done for instance in self.root.walk()):
                 break
             self._wait_for_event()
         if self.cancelling:
@@ -150,8 +151,8 @@ class Engine:
             if instance.state in (T.RUNNING, T.PENDING):
                 for child in instance.frames:
                     found.extend(self._active_frames(child))
-                if instance.exit_frame is not None:
-                    found.extend(self._active_frames(instance.exit_frame))
+            if instance.exit_frame is not None and not all(i.done for i in instance.exit_frame.walk()):
+                found.extend(self._active_frames(instance.exit_frame))
         return found
 
     def _step(self, instance: Instance) -> bool:
@@ -169,11 +170,11 @@ class Engine:
         if self.cancelling and not exempt:
             self._set_task(instance, T.CANCELLED, message="the run was cancelled")
             return True
-        upstream = [frame.instances[name] for name in frame.level.waits_for[instance.node.name]]
-        if not all(up.done for up in upstream):
+        edges = frame.level.waits_for[instance.node.name]
+        upstream = {name: frame.instances[name] for name in edges}
+        if not all(up.done for up in upstream.values()):
             return False
-        if self.stopping and not exempt:
-            self._set_task(instance, T.SKIPPED, SkipReason.RUN_STOPPING, "the run is stopping after a failure")
+        if self._decided_by_upstream(instance, upstream, edges, exempt):
             return True
         node = instance.node
         try:
@@ -199,13 +200,36 @@ class Engine:
             self._fail(instance, str(broken))
         return True
 
+    def _decided_by_upstream(self, instance: Instance, upstream: dict[str, Instance], edges: dict[str, str], exempt: bool) -> bool:
+        """DEP-4: cancel or skip a node whose upstream nodes say so; False if it may start."""
+        outcomes = [_edge_outcome(up, edges[name]) for name, up in upstream.items()]
+        if any(outcome is T.CANCELLED for outcome in outcomes):
+            self._set_task(instance, T.CANCELLED, message="an upstream task was cancelled")
+            return True
+        failed = next((up for up, outcome in zip(upstream.values(), outcomes, strict=True) if outcome is SkipReason.UPSTREAM_FAILED), None)
+        if failed is not None and not exempt:
+            self._set_task(instance, T.SKIPPED, SkipReason.UPSTREAM_FAILED, f"'{failed.id}' failed")
+            return True
+        if self.stopping and not exempt:
+            self._set_task(instance, T.SKIPPED, SkipReason.RUN_STOPPING, "the run is stopping after a failure")
+            return True
+        for reason in (SkipReason.RUN_STOPPING, SkipReason.UPSTREAM_SKIPPED):
+            cause = next((up for up, outcome in zip(upstream.values(), outcomes, strict=True) if outcome is reason), None)
+            if cause is not None and not (exempt and edges[cause.node.name] == "order"):
+                self._set_task(instance, T.SKIPPED, reason, f"'{cause.id}' was skipped")
+                return True
+        return False
+
     def _start_task(self, instance: Instance, task: ir.Task) -> bool:
         component = self.pipeline.components[task.component]
         arguments = {name: self._resolve(instance.frame, argument) for name, argument in task.arguments.items()}
         if isinstance(component.implementation, ir.Graph):
             graph = component.implementation
             parameters = {spec.name: arguments.get(spec.name, InputBinding(value=spec.default)) for spec in component.inputs}
-            instance.frames.append(Frame(prefix=f"{instance.id}/", nodes=graph.nodes, parent=None, parameters=parameters))
+            types_of = {spec.name: spec.type for spec in component.inputs}
+            instance.frames.append(
+                Frame(prefix=f"{instance.id}/", nodes=graph.nodes, parent=None, parameters=parameters, parameter_types=types_of)
+            )
             self._set_task(instance, T.RUNNING)
             return True
         if self._running_attempts >= self.max_parallel:
@@ -213,7 +237,6 @@ class Engine:
         instance.outputs = {}
         instance.message = ""
         instance.inputs = arguments
-        self._set_task(instance, T.RUNNING)
         self._launch(instance)
         return True
 
@@ -224,13 +247,16 @@ class Engine:
             if branch.when is None or self._holds(frame, branch.when):
                 chosen = index
                 break
-        self._set_task(instance, T.RUNNING)
         for index, branch in enumerate(condition.branches):
             child = Frame(prefix=frame.prefix, nodes=branch.nodes, parent=frame, loop_items=frame.loop_items)
             instance.frames.append(child)
             if index != chosen:
                 for skipped in child.instances.values():
                     self._set_task(skipped, T.SKIPPED, SkipReason.CONDITION, f"condition '{condition.name}' chose another branch")
+        if chosen is None:  # CND-2
+            self._set_task(instance, T.SKIPPED, SkipReason.CONDITION, f"no branch of condition '{condition.name}' holds")
+        else:
+            self._set_task(instance, T.RUNNING)
 
     def _start_loop(self, instance: Instance, loop: ir.Loop) -> None:
         items = self._value(self._resolve(instance.frame, loop.items))
@@ -261,8 +287,7 @@ class Engine:
         task = instance.node
         assert isinstance(task, ir.Task)
         instance.attempts += 1
-        if instance.state == T.RETRYING:
-            self._set_task(instance, T.RUNNING)
+        self._set_task(instance, T.RUNNING)
         attempt = instance.attempts
         folder = self.run_dir / "tasks" / instance.id / str(attempt)
         folder.mkdir(parents=True, exist_ok=True)
@@ -309,6 +334,7 @@ class Engine:
             }
             self._set_task(instance, T.SUCCEEDED)
             return
+        instance.timed_out = outcome.end == "timed_out"
         if outcome.end == "cancelled":
             self._set_task(instance, T.CANCELLED, message=outcome.message)
             return
@@ -347,22 +373,17 @@ class Engine:
             self._open_iterations(instance, node)
         if not all(frame.done for frame in instance.frames):
             return False
-        if isinstance(node, ir.ExitHandler):
-            if instance.exit_frame is None:
-                instance.exit_frame = Frame(
-                    prefix=instance.frame.prefix,
-                    nodes=(node.exit_task,),
-                    parent=instance.frame,
-                    loop_items=instance.frame.loop_items,
-                    owner=instance,
-                    exempt_from_stopping=True,
-                )
-                return True
-            if not instance.exit_frame.done:
-                return False
+        if isinstance(node, ir.ExitHandler) and instance.exit_frame is None:
+            instance.exit_frame = Frame(
+                prefix=instance.frame.prefix,
+                nodes=(node.exit_task,),
+                parent=instance.frame,
+                loop_items=instance.frame.loop_items,
+                owner=instance,
+                exempt_from_stopping=True,
+            )
+        # The handler's state covers its guarded nodes only (EXIT-6); its exit task runs on.
         inside = [i for frame in instance.frames for i in frame.walk()]
-        if instance.exit_frame is not None:
-            inside.extend(instance.exit_frame.walk())
         failed = [i for i in inside if i.state == T.FAILED]
         if failed:
             self._set_task(instance, T.FAILED, message=f"task '{failed[0].id}' failed: {failed[0].message}")
@@ -382,15 +403,21 @@ class Engine:
         handler = instance.frame.owner
         if not instance.frame.exempt_from_stopping or handler is None:
             return None
-        body = [i for frame in handler.frames for i in frame.walk()]
-        failed = next((i for i in body if i.state == T.FAILED), None)
-        state = "CANCELLED" if self.cancelling else "FAILED" if failed else "SUCCEEDED"
+        guarded = [i for frame in handler.frames for i in frame.walk()]
+        fine = {T.SUCCEEDED, T.CACHED}
+        benign = {SkipReason.CONDITION, SkipReason.EMPTY_LOOP, SkipReason.UPSTREAM_SKIPPED}
+        if all(i.state in fine or (i.state == T.SKIPPED and i.skip_reason in benign) for i in guarded):
+            return FinalStatus(state="SUCCEEDED", pipeline_job_resource_name=self.run_id, pipeline_task_name=handler.id)
+        failed = next((i for i in guarded if i.state == T.FAILED and not i.frames), None)
+        if any(i.state == T.CANCELLED for i in guarded) and failed is None:
+            state, code, message = "CANCELLED", 1, "the run was cancelled"
+        elif failed is not None:
+            state, code, message = "FAILED", 4 if failed.timed_out else 2, f"task '{failed.id}' failed: {failed.message}"
+        else:
+            first = next((i for i in self.root.walk() if i.state == T.FAILED and not i.frames), None)
+            state, code, message = "FAILED", 2, f"not run: task '{first.id}' failed" if first else "not run"
         return FinalStatus(
-            state=state,
-            pipeline_job_resource_name=self.run_id,
-            pipeline_task_name=handler.id,
-            error_code=1 if failed else None,
-            error_message=f"task '{failed.id}' failed: {failed.message}" if failed else None,
+            state=state, pipeline_job_resource_name=self.run_id, pipeline_task_name=handler.id, error_code=code, error_message=message
         )
 
     # --- values -------------------------------------------------------------------------------
@@ -424,7 +451,7 @@ class Engine:
 
     def _collect(self, frame: Frame, ref: ir.CollectedRef) -> InputBinding:
         loop = self._enclosing_loop_of(frame, ref.task)
-        if loop.state == T.SKIPPED:
+        if loop.state == T.SKIPPED and loop.skip_reason != SkipReason.EMPTY_LOOP:
             raise _Skip(SkipReason.UPSTREAM_SKIPPED, f"ParallelFor '{loop.node.name}' did not run, so there is nothing to collect")
         gathered = self._gather(loop, ref)
         if gathered and all(isinstance(binding, InputBinding) and binding.artifacts for binding in _flatten(gathered)):
@@ -476,18 +503,34 @@ class Engine:
         return None if binding.value is msgspec.UNSET else binding.value
 
     def _holds(self, frame: Frame, comparison: ir.Comparison) -> bool:
+        """Evaluate a branch's comparison on typed JSON values (CND-3), untyped ones converted first (CND-4)."""
         left = self._value(self._resolve(frame, comparison.left))
         right = self._value(self._resolve(frame, comparison.right))
+        left_untyped = self._declared_type(frame, comparison.left) == types.ANY
+        right_untyped = self._declared_type(frame, comparison.right) == types.ANY
+        convertible = True
+        if left_untyped and not right_untyped:
+            convertible, left = _convert(left, _kind(right))
+        elif right_untyped and not left_untyped:
+            convertible, right = _convert(right, _kind(left))
         op = comparison.op
-        if op == "==":
-            return bool(left == right)
-        if op == "!=":
-            return bool(left != right)
-        numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (left, right))
-        if not numbers and not (isinstance(left, str) and isinstance(right, str)):
+        if op in ("==", "!="):
+            equal = convertible and _equal(left, right)
+            return equal if op == "==" else not equal
+        if not convertible or not (_kind(left) == _kind(right) and _kind(left) in ("number", "str")):
             raise _Broken(f"cannot compare {left!r} {op} {right!r}: ordering needs two numbers or two strings")
         outcome: bool = {"<": left < right, "<=": left <= right, ">": left > right, ">=": left >= right}[op]
         return outcome
+
+    def _declared_type(self, frame: Frame, argument: ir.Argument) -> str | None:
+        if isinstance(argument, ir.ParameterRef):
+            return frame.parameter_type(argument.name)
+        if isinstance(argument, ir.OutputRef):
+            producer = frame.lookup(argument.task)
+            if producer is not None and isinstance(producer.node, ir.Task):
+                spec = self.pipeline.components[producer.node.component].output(argument.output)
+                return spec.type if spec else None
+        return None
 
     def _pipeline_parameters(self, arguments: dict[str, Any]) -> dict[str, InputBinding]:
         parameters: dict[str, InputBinding] = {}
@@ -514,6 +557,63 @@ class Engine:
         self.state = state
         for observer in self.observers:
             observer.run_changed(self.run_id, state)
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    for python_type, kind in ((str, "str"), (list, "list"), (dict, "dict")):
+        if isinstance(value, python_type):
+            return kind
+    return "other"
+
+
+def _equal(left: Any, right: Any) -> bool:
+    """Equal kinds and equal values: `true == 1` is false, `1 == 1.0` is true (CND-3)."""
+    kind = _kind(left)
+    if kind != _kind(right):
+        return False
+    if kind == "list":
+        return len(left) == len(right) and all(_equal(a, b) for a, b in zip(left, right, strict=True))
+    if kind == "dict":
+        return left.keys() == right.keys() and all(_equal(left[key], right[key]) for key in left)
+    return bool(left == right)
+
+
+def _convert(value: Any, kind: str) -> tuple[bool, Any]:
+    """An untyped value as the other operand's kind (CND-4): (could it be converted, the value)."""
+    if _kind(value) == kind:
+        return True, value
+    if kind == "str":
+        return True, json.dumps(value)
+    if not isinstance(value, str):
+        return False, value
+    if kind == "bool":
+        lowered = value.strip().lower()
+        return (True, lowered == "true") if lowered in ("true", "false") else (False, value)
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError:
+        return False, value
+    return (True, parsed) if _kind(parsed) == kind else (False, value)
+
+
+def _edge_outcome(upstream: Instance, kind: str) -> TaskState | SkipReason | None:
+    """What a final upstream node does to one edge (DEP-3): None satisfies it."""
+    state, reason = upstream.state, upstream.skip_reason
+    if state in (T.SUCCEEDED, T.CACHED):
+        return None
+    if state == T.CANCELLED:
+        return T.CANCELLED
+    if state == T.FAILED or reason == SkipReason.UPSTREAM_FAILED:
+        return SkipReason.UPSTREAM_FAILED
+    if reason in (SkipReason.CONDITION, SkipReason.EMPTY_LOOP):
+        return SkipReason.UPSTREAM_SKIPPED if kind == "data" else None
+    return reason
 
 
 def _imported_artifact(uri: Any, artifact_type: str, metadata: dict[str, Any]) -> ArtifactRef:

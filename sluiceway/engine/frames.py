@@ -24,6 +24,8 @@ class Instance:
     skip_reason: SkipReason | None = None
     message: str = ""
     attempts: int = 0
+    timed_out: bool = False
+    """The last attempt ran out of time."""
     inputs: dict[str, InputBinding] = field(default_factory=dict)
     """The task's resolved inputs, kept for its retries and for lineage."""
     outputs: dict[str, InputBinding] = field(default_factory=dict)
@@ -50,6 +52,7 @@ class Frame:
     """The enclosing frame of the same graph (None at a pipeline's or nested pipeline's top)."""
     parameters: dict[str, InputBinding] | None = None
     """The graph's inputs; set on a graph's top frame only."""
+    parameter_types: dict[str, str] = field(default_factory=dict)
     loop_items: dict[str, Any] = field(default_factory=dict)
     owner: Instance | None = None
     exempt_from_stopping: bool = False
@@ -82,6 +85,14 @@ class Frame:
                 return frame.parameters[name]
             frame = frame.parent
         raise KeyError(name)
+
+    def parameter_type(self, name: str) -> str | None:
+        frame: Frame | None = self
+        while frame is not None:
+            if frame.parameters is not None:
+                return frame.parameter_types.get(name)
+            frame = frame.parent
+        return None
 
     def exempt(self) -> bool:
         frame: Frame | None = self

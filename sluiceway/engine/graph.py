@@ -17,8 +17,12 @@ from ..core import ir
 @dataclass(frozen=True)
 class Level:
     nodes: tuple[ir.Node, ...]
-    waits_for: dict[str, frozenset[str]]
-    """Node name -> the names of the nodes of this level it starts after."""
+    waits_for: dict[str, dict[str, str]]
+    """Node name -> {name of a node of this level it waits for: the edge's kind}.
+
+    Kinds, strongest first: 'data' (it uses a value), 'collect' (it gathers a loop's
+    outputs), 'order' (it only runs after). See DEP-3 in docs/explanation/semantics.md.
+    """
     container: dict[str, str]
     """Any node name inside this level (at any depth) -> the name of the level's node that holds it."""
 
@@ -35,11 +39,16 @@ def level(nodes: tuple[ir.Node, ...]) -> Level:
     for top in nodes:
         for inner in _subtree(top):
             container[inner] = top.name
-    waits_for: dict[str, frozenset[str]] = {}
+    waits_for: dict[str, dict[str, str]] = {}
     for top in nodes:
-        upstream = {container[name] for name in _references(top) if name in container}
-        upstream.discard(top.name)
-        waits_for[top.name] = frozenset(upstream)
+        edges: dict[str, str] = {}
+        for name, kind in _references(top):
+            upstream = container.get(name)
+            if upstream is None or upstream == top.name:
+                continue
+            if _STRENGTH[kind] > _STRENGTH.get(edges.get(upstream, ""), -1):
+                edges[upstream] = kind
+        waits_for[top.name] = edges
     result = Level(nodes=nodes, waits_for=waits_for, container=container)
     _LEVELS[id(nodes)] = (nodes, result)
     return result
@@ -63,13 +72,16 @@ def _subtree(node: ir.Node) -> Iterator[str]:
             yield from _subtree(inner)
 
 
-def _references(node: ir.Node) -> Iterator[str]:
-    """The names of every producer `node` or anything inside it refers to or runs after."""
+_STRENGTH = {"order": 0, "collect": 1, "data": 2}
+
+
+def _references(node: ir.Node) -> Iterator[tuple[str, str]]:
+    """(producer name, edge kind) for everything `node` or anything inside it uses or runs after."""
     if isinstance(node, ir.Task):
-        yield from node.after
+        yield from ((name, "order") for name in node.after)
         yield from _argument_producers(node.arguments.values())
     elif isinstance(node, ir.Importer):
-        yield from node.after
+        yield from ((name, "order") for name in node.after)
         yield from _argument_producers((node.uri,))
     elif isinstance(node, ir.Condition):
         for branch in node.branches:
@@ -84,7 +96,9 @@ def _references(node: ir.Node) -> Iterator[str]:
             yield from _references(inner)
 
 
-def _argument_producers(arguments: object) -> Iterator[str]:
+def _argument_producers(arguments: object) -> Iterator[tuple[str, str]]:
     for argument in arguments:  # type: ignore[attr-defined]
-        if isinstance(argument, (ir.OutputRef, ir.CollectedRef)):
-            yield argument.task
+        if isinstance(argument, ir.OutputRef):
+            yield argument.task, "data"
+        elif isinstance(argument, ir.CollectedRef):
+            yield argument.task, "collect"

@@ -7,5 +7,15 @@ from .registry import Registrar
 
 
 @hookimpl
+def register_backends(register: Registrar) -> None:
+    register.add("local", "sluiceway.backends.local:LocalLauncher", description="Each task as a process on this machine")
+
+
+@hookimpl
+def register_metadata_stores(register: Registrar) -> None:
+    register.add("sql", "sluiceway.stores.sql:SqlMetadataStore", description="SQLite (embedded default), PostgreSQL or MySQL")
+
+
+@hookimpl
 def register_artifact_stores(register: Registrar) -> None:
     register.add("file", "sluiceway.stores.local:LocalArtifactStore", description="Files in a local folder")

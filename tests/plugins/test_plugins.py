@@ -78,7 +78,7 @@ def test_registered_targets_load_lazily_and_say_when_they_cannot(site: Path, mon
     manager = PluginManager()
     backend = manager.registry.get("backend", "acme")
     assert backend.load().__name__ == "AcmeBackend"
-    with pytest.raises(PluginError, match=r"no backend named 'nope' is installed \(installed: acme\)"):
+    with pytest.raises(PluginError, match=r"no backend named 'nope' is installed \(installed: acme, local\)"):
         manager.registry.get("backend", "nope")
 
 
@@ -109,3 +109,19 @@ def test_every_hook_is_documented_with_its_signature():
     for name in hooks:
         signature = f"{name}{inspect.signature(getattr(hookspecs, name))}".replace("'", "")
         assert f"`{signature}`" in reference, f"docs/reference/plugins.md lacks `{signature}`"
+
+
+def test_observer_hooks_hear_a_real_run(site: Path, tmp_path: Path):
+    source = tmp_path / "hello.py"
+    source.write_text(
+        "from sluiceway import dsl\n\n\n@dsl.component\ndef hi() -> str:\n    return 'hi'\n\n\n@dsl.pipeline(name='greet')\ndef greet():\n    hi()\n"
+    )
+    result = run_cli("run", str(source), env={"PYTHONPATH": str(site), "SLUICEWAY_HOME": str(tmp_path / "home")})
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"^acme saw run greet-\S+ of greet$", result.stdout, re.M)
+
+
+def test_the_built_in_backend_and_stores_are_registered():
+    registry = PluginManager(load_entry_points=False).registry
+    assert [(e.kind, e.name) for e in registry.all()] == [("backend", "local"), ("metadata_store", "sql"), ("artifact_store", "file")]
+    assert registry.get("backend", "local").load().__name__ == "LocalLauncher"
