@@ -90,7 +90,7 @@ def run_command(source: str, params: tuple[str, ...], max_parallel: int | None) 
             arguments,
             max_parallel=max_parallel,
             observers=[ConsoleProgress()],
-            echo=click.get_text_stream("stdout"),
+            echo=sys.stdout,
             on_engine=watch_interrupts,
         )
     except SluicewayError as error:
