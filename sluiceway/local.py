@@ -40,6 +40,7 @@ def run(
     observers: Sequence[Observer] = (),
     echo: IO[str] | None = None,
     on_engine: Any = None,
+    caching: bool = True,
 ) -> RunReport:
     """Run a pipeline (a @dsl.pipeline, a plain KFP v1 function, or compiled IR) to its end."""
     from .engine.recording import StoreRecorder
@@ -73,6 +74,7 @@ def run(
         stores={entry.name: entry.target for entry in registry.all("artifact_store") if isinstance(entry.target, str)},
         max_parallel=max_parallel or os.cpu_count() or 2,
         observers=(StoreRecorder(store), HookObserver(plugins.hook, compiled.name, checked), *observers),
+        cache=store if caching else None,
     )
     if on_engine is not None:
         on_engine(engine)

@@ -58,7 +58,8 @@ def compile_command(source: str, output: str) -> None:
 @click.argument("source", metavar="FILE.py[:FUNC]|FILE.yaml")
 @click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE", help="A pipeline parameter; repeat for several.")
 @click.option("--max-parallel", type=click.IntRange(min=1), help="How many tasks may run at once (default: the number of CPUs).")
-def run_command(source: str, params: tuple[str, ...], max_parallel: int | None) -> None:
+@click.option("--no-cache", is_flag=True, help="Run every task, reusing no earlier outputs (and recording none).")
+def run_command(source: str, params: tuple[str, ...], max_parallel: int | None, no_cache: bool) -> None:
     """Run a pipeline on this machine and show its progress; exit 1 unless it succeeds."""
     import signal
 
@@ -92,6 +93,7 @@ def run_command(source: str, params: tuple[str, ...], max_parallel: int | None) 
             observers=[ConsoleProgress()],
             echo=sys.stdout,
             on_engine=watch_interrupts,
+            caching=not no_cache,
         )
     except SluicewayError as error:
         _fail(str(error))
@@ -128,6 +130,20 @@ def runs_group() -> None:
 
 
 OUTPUT_FORMAT = click.option("--output", "output_format", type=click.Choice(["table", "json"]), default="table", help="json for machines.")
+
+
+@cli.group("cache")
+def cache_group() -> None:
+    """Step caching of the embedded default."""
+
+
+@cache_group.command("clear")
+def cache_clear() -> None:
+    """Forget every cached task output (the artifacts themselves stay)."""
+    from .. import local
+
+    removed = _store(local).clear_cache()
+    click.echo(f"removed {removed} cache entr{'y' if removed == 1 else 'ies'}")
 
 
 @runs_group.command("list")

@@ -50,3 +50,12 @@ class MetadataStore(Protocol):
 
     def record_inputs(self, run_id: str, task_id: str, inputs: dict[str, InputBinding]) -> None:
         """Record the artifacts a task consumed."""
+
+
+class CacheStore(Protocol):
+    """Keeps the outputs of succeeded tasks under their cache keys."""
+
+    def write_cache_entry(self, key: str, run_id: str, task_id: str, outputs: dict[str, InputBinding]) -> None: ...
+
+    def find_cache_entry(self, key: str, max_age_seconds: float | None = None) -> tuple[str, str, dict[str, InputBinding]] | None:
+        """(run, task, outputs) of the newest entry for `key` not older than `max_age_seconds`."""

@@ -21,8 +21,10 @@ import msgspec
 from ..core import ir, types
 from ..core.launcher import AttemptOutcome, Launcher
 from ..core.lifecycle import RUN_TRANSITIONS, TASK_TRANSITIONS, RunState, SkipReason, TaskState
+from ..core.stores import CacheStore
 from ..core.task_spec import ArtifactRef, FinalStatus, InputBinding, TaskSpec, encode
 from ..executor.artifacts import Stores
+from .caching import cache_key
 from .frames import Frame, Instance
 
 T = TaskState
@@ -67,6 +69,7 @@ class Engine:
         stores: dict[str, str] | None = None,
         max_parallel: int = 4,
         observers: Sequence[Observer] = (),
+        cache: CacheStore | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.run_id = run_id
@@ -77,6 +80,8 @@ class Engine:
         self.stores = Stores(self.stores_by_scheme)
         self.max_parallel = max(1, max_parallel)
         self.observers = tuple(observers)
+        self.cache = cache
+        """Step caching; None turns it off for the whole run."""
         self.state = RunState.PENDING
         self.stopping = False
         self.cancelling = False
@@ -232,12 +237,32 @@ class Engine:
             )
             self._set_task(instance, T.RUNNING)
             return True
+        if not instance.cache_checked:
+            instance.cache_checked = True
+            if self._reuse_cached(instance, task, component, arguments):
+                return True
         if self._running_attempts >= self.max_parallel:
             return False
         instance.outputs = {}
         instance.message = ""
         instance.inputs = arguments
         self._launch(instance)
+        return True
+
+    def _reuse_cached(self, instance: Instance, task: ir.Task, component: ir.Component, arguments: dict[str, InputBinding]) -> bool:
+        """Look the task up in the cache once, before its first attempt (CACHE-3); True on a hit."""
+        if self.cache is None or not task.settings.caching.enabled:
+            return False
+        instance.cache_key = cache_key(component, arguments, task.settings, self._value, self._final_status(instance))
+        hit = self.cache.find_cache_entry(instance.cache_key, task.settings.caching.max_staleness_seconds)
+        if hit is None:
+            return False
+        run_id, task_id, outputs = hit
+        if not all(self.stores.for_uri(ref.uri).exists(ref.uri) for binding in outputs.values() for ref in binding.artifacts):
+            return False  # an artifact of the entry is gone (CACHE-2)
+        instance.outputs = outputs
+        instance.inputs = arguments
+        self._set_task(instance, T.CACHED, message=f"reused the outputs of {run_id}/{task_id}")
         return True
 
     def _start_condition(self, instance: Instance, condition: ir.Condition) -> None:
@@ -333,6 +358,9 @@ class Engine:
                 **{name: InputBinding(artifacts=(ref,)) for name, ref in result.artifacts.items()},
             }
             self._set_task(instance, T.SUCCEEDED)
+            if self.cache is not None and instance.cache_key is not None:
+                # After the outputs are recorded (CACHE-4): the recorder wrote them with SUCCEEDED.
+                self.cache.write_cache_entry(instance.cache_key, self.run_id, instance.id, instance.outputs)
             return
         instance.timed_out = outcome.end == "timed_out"
         if outcome.end == "cancelled":

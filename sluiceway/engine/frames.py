@@ -24,6 +24,8 @@ class Instance:
     skip_reason: SkipReason | None = None
     message: str = ""
     attempts: int = 0
+    cache_checked: bool = False
+    cache_key: str | None = None
     timed_out: bool = False
     """The last attempt ran out of time."""
     inputs: dict[str, InputBinding] = field(default_factory=dict)

@@ -41,7 +41,7 @@ def test_migrations_go_up_and_down_and_match_the_models(url):
         migrations.downgrade(connection, "base")
         assert set(inspect(connection).get_table_names()) <= {"alembic_version"}
         migrations.upgrade(connection)
-        assert {"runs", "tasks", "task_outputs", "artifacts", "lineage_events", "pipeline_versions"} <= set(
+        assert {"runs", "tasks", "task_outputs", "artifacts", "lineage_events", "pipeline_versions", "cache_entries"} <= set(
             inspect(connection).get_table_names()
         )
 
@@ -52,7 +52,8 @@ def test_a_schema_of_another_version_is_refused_with_the_command_to_run(url):
         migrations.upgrade(connection)
         connection.execute(text("UPDATE alembic_version SET version_num = '0000'"))
     with pytest.raises(
-        SchemaVersionError, match=r"has schema version 0000, and this Sluiceway needs 0001: run `sluiceway db upgrade --url sqlite:///"
+        SchemaVersionError,
+        match=rf"has schema version 0000, and this Sluiceway needs {migrations.head()}: run `sluiceway db upgrade --url sqlite:///",
     ):
         SqlMetadataStore(url)
 

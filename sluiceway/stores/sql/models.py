@@ -116,3 +116,18 @@ class LineageEvent(Base):
     """The output or input name the artifact went by."""
 
     __table_args__ = (Index(None, "run_id", "task_id"),)
+
+
+class CacheEntry(Base):
+    """The outputs of a succeeded task instance, reusable by any task with the same cache key."""
+
+    __tablename__ = "cache_entries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(80))
+    run_id: Mapped[str] = mapped_column(ID)
+    task_id: Mapped[str] = mapped_column(ID)
+    outputs: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime]
+
+    __table_args__ = (Index(None, "key", "created_at"),)

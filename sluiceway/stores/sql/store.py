@@ -6,10 +6,11 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import create_engine, event, inspect, select, update
+import msgspec
+from sqlalchemy import create_engine, delete, event, inspect, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DatabaseError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,7 +21,7 @@ from ...core.lifecycle import RUN_TRANSITIONS, RunState
 from ...core.serialize import digest, dump_json
 from ...core.task_spec import InputBinding
 from . import migrations
-from .models import Artifact, LineageEvent, PipelineVersion, Run, TaskOutput, TaskRecord
+from .models import Artifact, CacheEntry, LineageEvent, PipelineVersion, Run, TaskOutput, TaskRecord
 
 
 class SchemaVersionError(SluicewayError):
@@ -180,6 +181,34 @@ class SqlMetadataStore:
             session.flush()
         return artifact
 
+    # --- the cache ----------------------------------------------------------------------------
+
+    def write_cache_entry(self, key: str, run_id: str, task_id: str, outputs: dict[str, InputBinding]) -> None:
+        with self._session() as session:
+            session.add(
+                CacheEntry(
+                    key=key, run_id=run_id, task_id=task_id, outputs={n: _binding_json(b) for n, b in outputs.items()}, created_at=_now()
+                )
+            )
+
+    def find_cache_entry(self, key: str, max_age_seconds: float | None = None) -> tuple[str, str, dict[str, InputBinding]] | None:
+        """(run, task, outputs) of the newest entry for `key` not older than `max_age_seconds`."""
+        query = select(CacheEntry).where(CacheEntry.key == key).order_by(CacheEntry.created_at.desc(), CacheEntry.id.desc())
+        if max_age_seconds is not None:
+            query = query.where(CacheEntry.created_at >= _now() - timedelta(seconds=max_age_seconds))
+        with self._session() as session:
+            entry = session.scalars(query.limit(1)).first()
+            if entry is None:
+                return None
+            outputs = {name: msgspec.convert(value, InputBinding) for name, value in entry.outputs.items()}
+            return entry.run_id, entry.task_id, outputs
+
+    def clear_cache(self) -> int:
+        """Forget every cache entry; returns how many there were."""
+        with self._session() as session:
+            removed = session.execute(delete(CacheEntry))
+            return int(removed.rowcount)  # type: ignore[attr-defined]
+
     # --- reading ------------------------------------------------------------------------------
 
     def list_runs(self, *, limit: int = 50, state: str | None = None, pipeline: str | None = None) -> list[RunSummary]:
@@ -218,14 +247,8 @@ def _summary(row: Run) -> RunSummary:
 
 
 def _binding_json(binding: InputBinding) -> dict[str, Any]:
-    encoded: dict[str, Any] = json.loads(json.dumps({key: value for key, value in _binding_fields(binding)}))
+    encoded: dict[str, Any] = json.loads(msgspec.json.encode(binding))
     return encoded
-
-
-def _binding_fields(binding: InputBinding) -> Iterator[tuple[str, Any]]:
-    import msgspec
-
-    yield from msgspec.to_builtins(binding).items()
 
 
 def _engine(url: str) -> Engine:
