@@ -218,3 +218,52 @@ def test_runs_are_kept_and_can_be_listed_shown_and_read(tmp_path, cli):
     assert logs.startswith("==> double <==") and "ValueError: n must not be negative" in logs
     missing = cli("runs", "show", "no-such-run", env=home)
     assert missing.returncode == 1 and missing.stderr.strip() == "error: no run 'no-such-run'"
+
+
+LINEAGE = """
+from sluiceway import dsl
+
+
+@dsl.component
+def make(out: dsl.Output[dsl.Dataset]):
+    from pathlib import Path
+
+    Path(out.path).write_text("1,2,3")
+
+
+@dsl.component
+def double(data: dsl.Input[dsl.Dataset], out: dsl.Output[dsl.Dataset]):
+    from pathlib import Path
+
+    Path(out.path).write_text(",".join(str(2 * int(v)) for v in Path(data.path).read_text().split(",")))
+
+
+@dsl.component
+def total(data: dsl.Input[dsl.Dataset]) -> int:
+    from pathlib import Path
+
+    return sum(int(v) for v in Path(data.path).read_text().split(","))
+
+
+@dsl.pipeline(name="chain")
+def chain():
+    total(data=double(data=make().output).output)
+"""
+
+
+def test_lineage_shows_where_an_artifact_came_from_and_went(tmp_path, cli):
+    import json
+
+    home = {"SLUICEWAY_HOME": str(tmp_path / "home")}
+    assert cli("run", str(write(tmp_path, LINEAGE)), env=home).returncode == 0
+    (run,) = json.loads(cli("runs", "list", "--output", "json", env=home).stdout)
+    shown = json.loads(cli("runs", "show", run["id"], "--output", "json", env=home).stdout)
+    outputs = {task["task_id"]: task["outputs"] for task in shown["tasks"]}
+    made = outputs["make"]["out"]["artifacts"][0]["uri"]
+    doubled = outputs["double"]["out"]["artifacts"][0]["uri"]
+    graph = json.loads(cli("lineage", doubled, "--output", "json", env=home).stdout)
+    run_id = run["id"]
+    assert graph["upstream"] == [[f"{run_id}/double", doubled], [made, f"{run_id}/double"], [f"{run_id}/make", made]]
+    assert graph["downstream"] == [[doubled, f"{run_id}/total"]]
+    missing = cli("lineage", "file:///nowhere", env=home)
+    assert missing.returncode == 1 and "no lineage recorded for file:///nowhere" in missing.stderr

@@ -132,6 +132,27 @@ def runs_group() -> None:
 OUTPUT_FORMAT = click.option("--output", "output_format", type=click.Choice(["table", "json"]), default="table", help="json for machines.")
 
 
+@cli.command("lineage")
+@click.argument("artifact_uri")
+@click.option("--depth", type=click.IntRange(min=1), default=10, show_default=True, help="How many tasks away to follow.")
+@OUTPUT_FORMAT
+def lineage_command(artifact_uri: str, depth: int, output_format: str) -> None:
+    """Where an artifact came from (upstream) and what was made from it (downstream)."""
+    from .. import local
+
+    upstream, downstream = _store(local).lineage_graph(artifact_uri, depth=depth)
+    if not upstream and not downstream:
+        _fail(f"no lineage recorded for {artifact_uri}")
+    if output_format == "json":
+        click.echo(json.dumps({"artifact": artifact_uri, "upstream": upstream, "downstream": downstream}, indent=2))
+        return
+    click.echo(artifact_uri)
+    for title, edges in (("upstream", upstream), ("downstream", downstream)):
+        click.echo(f"  {title}:")
+        for source, target in edges or [("(none)", "")]:
+            click.echo(f"    {source} -> {target}" if target else f"    {source}")
+
+
 @cli.group("cache")
 def cache_group() -> None:
     """Step caching of the embedded default."""

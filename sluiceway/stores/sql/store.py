@@ -235,11 +235,58 @@ class SqlMetadataStore:
             rows = session.scalars(select(TaskRecord).where(TaskRecord.run_id == run_id).order_by(TaskRecord.task_id))
             return [TaskSummary(r.task_id, r.kind, r.state, r.skip_reason, r.message, r.attempts, outputs.get(r.task_id, {})) for r in rows]
 
+    def lineage_graph(self, uri: str, *, depth: int = 10) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+        """Upstream and downstream of an artifact: edges (from, to) between artifact URIs and 'run/task' names.
+
+        Upstream: the task that produced it, the artifacts that task consumed, their producers, ...
+        Downstream: the tasks that consumed it, the artifacts they produced, their consumers, ...
+        """
+        with self._session() as session:
+            events = session.execute(
+                select(LineageEvent.kind, LineageEvent.run_id, LineageEvent.task_id, Artifact.uri).join(Artifact)
+            ).all()
+        produced_by: dict[str, set[str]] = {}
+        consumed_by: dict[str, set[str]] = {}
+        inputs_of: dict[str, set[str]] = {}
+        outputs_of: dict[str, set[str]] = {}
+        for kind, run_id, task_id, artifact_uri in events:
+            task = f"{run_id}/{task_id}"
+            if kind == "produced":
+                produced_by.setdefault(artifact_uri, set()).add(task)
+                outputs_of.setdefault(task, set()).add(artifact_uri)
+            else:
+                consumed_by.setdefault(artifact_uri, set()).add(task)
+                inputs_of.setdefault(task, set()).add(artifact_uri)
+        return (
+            _walk_lineage(uri, produced_by, inputs_of, depth, upstream=True),
+            _walk_lineage(uri, consumed_by, outputs_of, depth, upstream=False),
+        )
+
     def lineage(self, uri: str) -> list[tuple[str, str, str, str]]:
         """(kind, run, task, name) of every event of the artifact at `uri`."""
         with self._session() as session:
             query = select(LineageEvent).join(Artifact).where(Artifact.uri == uri).order_by(LineageEvent.id)
             return [(e.kind, e.run_id, e.task_id, e.name) for e in session.scalars(query)]
+
+
+def _walk_lineage(
+    uri: str, tasks_of: dict[str, set[str]], artifacts_of: dict[str, set[str]], depth: int, *, upstream: bool
+) -> list[tuple[str, str]]:
+    """Edges breadth-first from `uri`, alternating artifact -> task -> artifact, `depth` tasks deep."""
+    edges: list[tuple[str, str]] = []
+    frontier, seen = [uri], {uri}
+    for _ in range(depth):
+        next_frontier = []
+        for artifact in frontier:
+            for task in sorted(tasks_of.get(artifact, ())):
+                edges.append((task, artifact) if upstream else (artifact, task))
+                for other in sorted(artifacts_of.get(task, ())):
+                    edges.append((other, task) if upstream else (task, other))
+                    if other not in seen:
+                        seen.add(other)
+                        next_frontier.append(other)
+        frontier = next_frontier
+    return edges
 
 
 def _summary(row: Run) -> RunSummary:
