@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from .stores.sql import SqlMetadataStore
 
 HOME_ENV = "SLUICEWAY_HOME"
+ORCHESTRATOR_PID = "orchestrator.pid"
 
 
 def home() -> Path:
@@ -63,6 +64,8 @@ def run(
     registry = plugins.registry
     store = metadata_store(registry.get("metadata_store", "sql").load())
     store.create_run(run_id, compiled, checked)
+    # `sluiceway runs cancel` finds the process to ask here.
+    (run_dir / ORCHESTRATOR_PID).write_text(str(os.getpid()))
     launcher = registry.get("backend", "local").load()(echo=echo)
     engine = Engine(
         compiled,

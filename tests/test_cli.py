@@ -267,3 +267,62 @@ def test_lineage_shows_where_an_artifact_came_from_and_went(tmp_path, cli):
     assert graph["downstream"] == [[doubled, f"{run_id}/total"]]
     missing = cli("lineage", "file:///nowhere", env=home)
     assert missing.returncode == 1 and "no lineage recorded for file:///nowhere" in missing.stderr
+
+
+SLOW = """
+from sluiceway import dsl
+
+
+@dsl.component
+def nap(seconds: int) -> int:
+    import time
+
+    time.sleep(seconds)
+    return seconds
+
+
+@dsl.component
+def report(status: dsl.PipelineTaskFinalStatus) -> str:
+    print("final status", status.state)
+    return status.state
+
+
+@dsl.pipeline(name="sleepy")
+def sleepy():
+    exit_task = report()
+    with dsl.ExitHandler(exit_task):
+        nap(seconds=120)
+"""
+
+
+def test_runs_cancel_stops_a_run_from_another_process(tmp_path, cli):
+    import json
+    import os
+    import subprocess
+    import sys
+    import time
+
+    home = {"SLUICEWAY_HOME": str(tmp_path / "home")}
+    running = subprocess.Popen(
+        [sys.executable, "-m", "sluiceway", "run", str(write(tmp_path, SLOW))],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **home},
+    )
+    deadline = time.monotonic() + 60
+    run_id = None
+    while time.monotonic() < deadline and run_id is None:
+        listed = json.loads(cli("runs", "list", "--output", "json", env=home).stdout or "[]")
+        if listed and listed[0]["state"] == "RUNNING" and (tmp_path / "home" / "runs" / listed[0]["id"] / "tasks" / "nap").exists():
+            run_id = listed[0]["id"]
+        time.sleep(0.2)
+    assert run_id is not None
+    cancelled = cli("runs", "cancel", run_id, env=home)
+    assert cancelled.returncode == 0 and cancelled.stdout.startswith(f"cancelling run {run_id}")
+    out, _err = running.communicate(timeout=60)
+    assert running.returncode == 1
+    assert "final status CANCELLED" in out and f"run {run_id} CANCELLED" in out
+    assert json.loads(cli("runs", "show", run_id, "--output", "json", env=home).stdout)["state"] == "CANCELLED"
+    again = cli("runs", "cancel", run_id, env=home)
+    assert again.returncode == 1 and "is CANCELLED; only a pending or running run can be cancelled" in again.stderr

@@ -84,6 +84,7 @@ def run_command(source: str, params: tuple[str, ...], max_parallel: int | None, 
             engine.cancel()  # type: ignore[attr-defined]
 
         signal.signal(signal.SIGINT, on_interrupt)
+        signal.signal(signal.SIGTERM, on_interrupt)  # what `sluiceway runs cancel` sends
 
     try:
         report = local.run(
@@ -207,6 +208,34 @@ def runs_show(run_id: str, output_format: str) -> None:
         click.echo(f"  {task.task_id:<40} {task.state:<10}{why}")
         for name, binding in task.outputs.items():
             click.echo(f"      {name} = {json.dumps(binding.get('value', binding))}")
+
+
+@runs_group.command("cancel")
+@click.argument("run_id")
+def runs_cancel(run_id: str) -> None:
+    """Ask a running run to stop: running tasks are stopped, exit tasks still run."""
+    import os
+    import signal
+
+    from .. import local
+    from ..core.lifecycle import RunState
+
+    store = _store(local)
+    try:
+        run = store.get_run(run_id)
+    except SluicewayError as error:
+        _fail(str(error))
+    if run.state not in (RunState.PENDING.value, RunState.RUNNING.value):
+        _fail(f"run '{run_id}' is {run.state}; only a pending or running run can be cancelled")
+    pid_file = local.home() / "runs" / run_id / local.ORCHESTRATOR_PID
+    try:
+        pid = int(pid_file.read_text())
+        os.kill(pid, signal.SIGTERM)
+    except (OSError, ValueError):
+        # The process that ran it is gone: nothing runs it any more, so it failed.
+        store.set_run_state(run_id, RunState.FAILED)
+        _fail(f"run '{run_id}' has no live process (it was killed or crashed); it is now marked FAILED")
+    click.echo(f"cancelling run {run_id} (process {pid})")
 
 
 @runs_group.command("logs")
