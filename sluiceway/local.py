@@ -18,9 +18,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+import msgspec
+
 from .core import ir, types
 from .core.errors import SluicewayError
-from .engine.engine import Engine, Observer, RunReport
+from .core.task_spec import InputBinding
+from .engine.engine import EarlierTask, Engine, Observer, RunReport
 
 if TYPE_CHECKING:
     from .stores.sql import SqlMetadataStore
@@ -44,44 +47,96 @@ def run(
     caching: bool = True,
 ) -> RunReport:
     """Run a pipeline (a @dsl.pipeline, a plain KFP v1 function, or compiled IR) to its end."""
-    from .engine.recording import StoreRecorder
-    from .plugins import PluginManager
-    from .plugins.observing import HookObserver
-
     compiled = pipeline if isinstance(pipeline, ir.Pipeline) else _compile(pipeline)
     checked = check_arguments(compiled, arguments or {})
-    base = home()
     run_id = f"{compiled.name}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
-    try:
-        run_dir = base / "runs" / run_id
-        run_dir.mkdir(parents=True)
-        (base / "artifacts").mkdir(exist_ok=True)
-    except OSError as error:
-        raise SluicewayError(
-            f"cannot write to the Sluiceway home {base}: {error.strerror or error}; set {HOME_ENV} to a writable folder"
-        ) from None
-    plugins = PluginManager()
-    registry = plugins.registry
-    store = metadata_store(registry.get("metadata_store", "sql").load())
-    store.create_run(run_id, compiled, checked)
-    # `sluiceway runs cancel` finds the process to ask here.
-    (run_dir / ORCHESTRATOR_PID).write_text(str(os.getpid()))
-    launcher = registry.get("backend", "local").load()(echo=echo)
-    engine = Engine(
-        compiled,
-        run_id=run_id,
-        launcher=launcher,
-        arguments=checked,
-        run_dir=run_dir,
-        artifact_root=(base / "artifacts").as_uri(),
-        stores={entry.name: entry.target for entry in registry.all("artifact_store") if isinstance(entry.target, str)},
-        max_parallel=max_parallel or os.cpu_count() or 2,
-        observers=(StoreRecorder(store), HookObserver(plugins.hook, compiled.name, checked), *observers),
-        cache=store if caching else None,
-    )
-    if on_engine is not None:
-        on_engine(engine)
-    return engine.run()
+    session = _Session(run_id)
+    session.store.create_run(run_id, compiled, checked)
+    return session.execute(compiled, checked, max_parallel, observers, echo, on_engine, caching, earlier={})
+
+
+def retry(
+    run_id: str,
+    *,
+    max_parallel: int | None = None,
+    observers: Sequence[Observer] = (),
+    echo: IO[str] | None = None,
+    on_engine: Any = None,
+    caching: bool = True,
+) -> RunReport:
+    """Run a failed or cancelled run again: its succeeded tasks are kept, the others run again."""
+    from .core.lifecycle import RunState, TaskState
+
+    session = _Session(run_id)
+    summary = session.store.get_run(run_id)
+    if summary.state not in (RunState.FAILED.value, RunState.CANCELLED.value):
+        raise SluicewayError(f"run '{run_id}' is {summary.state}; only a failed or cancelled run can be retried")
+    compiled = session.store.pipeline_of(run_id)
+    earlier = {
+        task.task_id: EarlierTask(
+            state=TaskState(task.state),
+            attempts=task.attempts,
+            outputs={name: msgspec.convert(value, InputBinding) for name, value in task.outputs.items()},
+        )
+        for task in session.store.tasks(run_id)
+    }
+    session.store.set_run_state(run_id, RunState.PENDING, retrying=True)
+    return session.execute(compiled, summary.parameters, max_parallel, observers, echo, on_engine, caching, earlier=earlier)
+
+
+class _Session:
+    """The home folder, plugins and store for one run of the embedded default."""
+
+    def __init__(self, run_id: str) -> None:
+        from .plugins import PluginManager
+
+        self.run_id = run_id
+        base = home()
+        self.run_dir = base / "runs" / run_id
+        self.artifacts = base / "artifacts"
+        try:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            self.artifacts.mkdir(exist_ok=True)
+        except OSError as error:
+            raise SluicewayError(
+                f"cannot write to the Sluiceway home {base}: {error.strerror or error}; set {HOME_ENV} to a writable folder"
+            ) from None
+        self.plugins = PluginManager()
+        self.store = metadata_store(self.plugins.registry.get("metadata_store", "sql").load())
+
+    def execute(
+        self,
+        compiled: ir.Pipeline,
+        arguments: dict[str, Any],
+        max_parallel: int | None,
+        observers: Sequence[Observer],
+        echo: IO[str] | None,
+        on_engine: Any,
+        caching: bool,
+        earlier: dict[str, EarlierTask],
+    ) -> RunReport:
+        from .engine.recording import StoreRecorder
+        from .plugins.observing import HookObserver
+
+        registry = self.plugins.registry
+        # `sluiceway runs cancel` finds the process to ask here.
+        (self.run_dir / ORCHESTRATOR_PID).write_text(str(os.getpid()))
+        engine = Engine(
+            compiled,
+            run_id=self.run_id,
+            launcher=registry.get("backend", "local").load()(echo=echo),
+            arguments=arguments,
+            run_dir=self.run_dir,
+            artifact_root=self.artifacts.as_uri(),
+            stores={entry.name: entry.target for entry in registry.all("artifact_store") if isinstance(entry.target, str)},
+            max_parallel=max_parallel or os.cpu_count() or 2,
+            observers=(StoreRecorder(self.store), HookObserver(self.plugins.hook, compiled.name, arguments), *observers),
+            cache=self.store if caching else None,
+            earlier=earlier,
+        )
+        if on_engine is not None:
+            on_engine(engine)
+        return engine.run()
 
 
 def metadata_store(store_class: Any = None) -> SqlMetadataStore:

@@ -326,3 +326,58 @@ def test_runs_cancel_stops_a_run_from_another_process(tmp_path, cli):
     assert json.loads(cli("runs", "show", run_id, "--output", "json", env=home).stdout)["state"] == "CANCELLED"
     again = cli("runs", "cancel", run_id, env=home)
     assert again.returncode == 1 and "is CANCELLED; only a pending or running run can be cancelled" in again.stderr
+
+
+RETRYABLE = """
+from sluiceway import dsl
+
+
+@dsl.component
+def count_calls(counter: str) -> int:
+    from pathlib import Path
+
+    path = Path(counter)
+    calls = int(path.read_text()) + 1 if path.exists() else 1
+    path.write_text(str(calls))
+    return calls
+
+
+@dsl.component
+def gate(switch: str, value: int) -> int:
+    from pathlib import Path
+
+    if Path(switch).read_text() != "open":
+        raise RuntimeError("the gate is closed")
+    return value * 10
+
+
+@dsl.pipeline(name="retryable")
+def retryable(counter: str, switch: str) -> int:
+    first = count_calls(counter=counter)
+    return gate(switch=switch, value=first.output).output
+"""
+
+
+def test_runs_retry_reruns_only_what_did_not_succeed(tmp_path, cli):
+    import json
+
+    home = {"SLUICEWAY_HOME": str(tmp_path / "home")}
+    counter, switch = tmp_path / "counter", tmp_path / "switch"
+    switch.write_text("closed")
+    source = write(tmp_path, RETRYABLE)
+    failed = cli("run", str(source), "-p", f"counter={counter}", "-p", f"switch={switch}", env=home)
+    assert failed.returncode == 1 and "the gate is closed" in failed.stderr
+    (run,) = json.loads(cli("runs", "list", "--output", "json", env=home).stdout)
+    switch.write_text("open")
+    retried = cli("runs", "retry", run["id"], env=home)
+    assert retried.returncode == 0, retried.stderr
+    assert f"run {run['id']} SUCCEEDED" in retried.stdout and "output Output = 10" in retried.stdout
+    assert counter.read_text() == "1"  # the task that had succeeded was kept, not run again
+    shown = json.loads(cli("runs", "show", run["id"], "--output", "json", env=home).stdout)
+    assert shown["state"] == "SUCCEEDED"
+    assert {t["task_id"]: (t["state"], t["attempts"]) for t in shown["tasks"]} == {
+        "count-calls": ("SUCCEEDED", 1),
+        "gate": ("SUCCEEDED", 2),
+    }
+    again = cli("runs", "retry", run["id"], env=home)
+    assert again.returncode == 1 and "is SUCCEEDED; only a failed or cancelled run can be retried" in again.stderr

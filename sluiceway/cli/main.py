@@ -17,7 +17,10 @@ from .. import __version__
 from ..core.errors import SluicewayError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from ..core.ir import Pipeline
+    from ..engine.engine import Engine, RunReport
 
 
 def _fail(message: str) -> NoReturn:
@@ -61,46 +64,45 @@ def compile_command(source: str, output: str) -> None:
 @click.option("--no-cache", is_flag=True, help="Run every task, reusing no earlier outputs (and recording none).")
 def run_command(source: str, params: tuple[str, ...], max_parallel: int | None, no_cache: bool) -> None:
     """Run a pipeline on this machine and show its progress; exit 1 unless it succeeds."""
-    import signal
-
     from .. import local
-    from ..core.lifecycle import RunState, TaskState
-    from .progress import ConsoleProgress
 
     pipeline = _load_pipeline(source)
     try:
         arguments = dict(local.parse_argument(pipeline, text) for text in params)
     except SluicewayError as error:
         _fail(str(error))
+    _run_live(lambda **live: local.run(pipeline, arguments, max_parallel=max_parallel, caching=not no_cache, **live))
+
+
+def _run_live(start: Callable[..., RunReport]) -> NoReturn:
+    """Run with live progress, Ctrl-C (or `runs cancel`) cancelling; print the outcome; exit 0 only on success."""
+    import signal
+
+    from .. import local
+    from ..core.lifecycle import RunState, TaskState
+    from .progress import ConsoleProgress
+
     interrupts = 0
 
-    def watch_interrupts(engine: object) -> None:
+    def watch_interrupts(engine: Engine) -> None:
         def on_interrupt(signum: int, frame: object) -> None:
             nonlocal interrupts
             interrupts += 1
             if interrupts > 1:
                 raise KeyboardInterrupt
             click.echo("cancelling: running tasks are being stopped (Ctrl-C again to abandon them)", err=True)
-            engine.cancel()  # type: ignore[attr-defined]
+            engine.cancel()
 
         signal.signal(signal.SIGINT, on_interrupt)
         signal.signal(signal.SIGTERM, on_interrupt)  # what `sluiceway runs cancel` sends
 
     try:
-        report = local.run(
-            pipeline,
-            arguments,
-            max_parallel=max_parallel,
-            observers=[ConsoleProgress()],
-            echo=sys.stdout,
-            on_engine=watch_interrupts,
-            caching=not no_cache,
-        )
+        report = start(observers=[ConsoleProgress()], echo=sys.stdout, on_engine=watch_interrupts)
     except SluicewayError as error:
         _fail(str(error))
-    failed = [task for task in report.tasks.values() if task.state == TaskState.FAILED and not task.frames]
-    for task in failed:
-        click.echo(f"task {task.id} failed: {task.message}", err=True)
+    for task in report.tasks.values():
+        if task.state == TaskState.FAILED and not task.frames:
+            click.echo(f"task {task.id} failed: {task.message}", err=True)
     click.echo(f"run {report.run_id} {report.state.value}; logs and results in {local.home() / 'runs' / report.run_id}")
     for name, binding in report.outputs.items():
         shown = binding.value if not binding.artifacts else ", ".join(ref.uri for ref in binding.artifacts)
@@ -236,6 +238,16 @@ def runs_cancel(run_id: str) -> None:
         store.set_run_state(run_id, RunState.FAILED)
         _fail(f"run '{run_id}' has no live process (it was killed or crashed); it is now marked FAILED")
     click.echo(f"cancelling run {run_id} (process {pid})")
+
+
+@runs_group.command("retry")
+@click.argument("run_id")
+@click.option("--max-parallel", type=click.IntRange(min=1), help="How many tasks may run at once (default: the number of CPUs).")
+def runs_retry(run_id: str, max_parallel: int | None) -> None:
+    """Run a failed or cancelled run again from the tasks that did not succeed, keeping the rest."""
+    from .. import local
+
+    _run_live(lambda **live: local.retry(run_id, max_parallel=max_parallel, **live))
 
 
 @runs_group.command("logs")

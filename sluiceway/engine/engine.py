@@ -46,6 +46,15 @@ class _Broken(Exception):
     """A node cannot run: its items are not a list, a comparison cannot be made, ..."""
 
 
+@dataclass(frozen=True)
+class EarlierTask:
+    """A task as a run left it, for retrying the run."""
+
+    state: TaskState
+    attempts: int
+    outputs: dict[str, InputBinding]
+
+
 @dataclass
 class RunReport:
     run_id: str
@@ -70,6 +79,7 @@ class Engine:
         max_parallel: int = 4,
         observers: Sequence[Observer] = (),
         cache: CacheStore | None = None,
+        earlier: dict[str, EarlierTask] | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.run_id = run_id
@@ -82,6 +92,8 @@ class Engine:
         self.observers = tuple(observers)
         self.cache = cache
         """Step caching; None turns it off for the whole run."""
+        self.earlier = earlier or {}
+        """When retrying a run: what its tasks did before, by instance id."""
         self.state = RunState.PENDING
         self.stopping = False
         self.cancelling = False
@@ -90,7 +102,7 @@ class Engine:
         self._running_attempts = 0
         parameters = self._pipeline_parameters(arguments or {})
         types_of = {spec.name: spec.type for spec in pipeline.parameters}
-        self.root = Frame(prefix="", nodes=pipeline.nodes, parent=None, parameters=parameters, parameter_types=types_of)
+        self.root = self._frame(prefix="", nodes=pipeline.nodes, parent=None, parameters=parameters, parameter_types=types_of)
 
     # --- public -------------------------------------------------------------------------------
 
@@ -121,6 +133,23 @@ class Engine:
     def cancel(self) -> None:
         """Ask the run to stop: no new tasks, running ones are stopped, exit tasks still run. Thread-safe."""
         self._events.put(self._begin_cancel)
+
+    def _frame(self, **fields: Any) -> Frame:
+        """A new frame; when retrying, tasks that succeeded before keep their outputs and are not run again."""
+        frame = Frame(**fields)
+        for instance in frame.instances.values():
+            before = self.earlier.get(instance.id)
+            if before is None or not isinstance(instance.node, (ir.Task, ir.Importer)):
+                continue
+            if before.state in (T.SUCCEEDED, T.CACHED) and not (isinstance(instance.node, ir.Task) and self._is_graph(instance.node)):
+                instance.state, instance.outputs, instance.attempts = before.state, dict(before.outputs), before.attempts
+                instance.message = "kept from before the retry"
+            else:
+                instance.attempts = instance.retry_base = before.attempts  # attempt numbers go on; retries start afresh
+        return frame
+
+    def _is_graph(self, task: ir.Task) -> bool:
+        return isinstance(self.pipeline.components[task.component].implementation, ir.Graph)
 
     # --- the loop -----------------------------------------------------------------------------
 
@@ -196,7 +225,7 @@ class Engine:
             elif isinstance(node, ir.Loop):
                 self._start_loop(instance, node)
             elif isinstance(node, ir.ExitHandler):
-                instance.frames.append(Frame(prefix=frame.prefix, nodes=node.nodes, parent=frame, loop_items=frame.loop_items))
+                instance.frames.append(self._frame(prefix=frame.prefix, nodes=node.nodes, parent=frame, loop_items=frame.loop_items))
                 self._set_task(instance, T.RUNNING)
         except _Skip as skip:
             self._set_task(instance, T.SKIPPED, skip.reason, str(skip))
@@ -233,7 +262,7 @@ class Engine:
             parameters = {spec.name: arguments.get(spec.name, InputBinding(value=spec.default)) for spec in component.inputs}
             types_of = {spec.name: spec.type for spec in component.inputs}
             instance.frames.append(
-                Frame(prefix=f"{instance.id}/", nodes=graph.nodes, parent=None, parameters=parameters, parameter_types=types_of)
+                self._frame(prefix=f"{instance.id}/", nodes=graph.nodes, parent=None, parameters=parameters, parameter_types=types_of)
             )
             self._set_task(instance, T.RUNNING)
             return True
@@ -273,7 +302,7 @@ class Engine:
                 chosen = index
                 break
         for index, branch in enumerate(condition.branches):
-            child = Frame(prefix=frame.prefix, nodes=branch.nodes, parent=frame, loop_items=frame.loop_items)
+            child = self._frame(prefix=frame.prefix, nodes=branch.nodes, parent=frame, loop_items=frame.loop_items)
             instance.frames.append(child)
             if index != chosen:
                 for skipped in child.instances.values():
@@ -302,7 +331,9 @@ class Engine:
             index, item = instance.pending_items.pop(0)
             frame = instance.frame
             instance.frames.append(
-                Frame(prefix=f"{instance.id}/{index}/", nodes=loop.nodes, parent=frame, loop_items={**frame.loop_items, loop.name: item})
+                self._frame(
+                    prefix=f"{instance.id}/{index}/", nodes=loop.nodes, parent=frame, loop_items={**frame.loop_items, loop.name: item}
+                )
             )
             open_now += 1
 
@@ -368,8 +399,10 @@ class Engine:
             return
         retry = task.settings.retry
         retriable = not (outcome.result is not None and outcome.result.error is not None and outcome.result.error.kind == "spec")
-        if retry is not None and retriable and instance.attempts <= retry.max_retries and not self.cancelling:
-            wait = min(retry.backoff_seconds * retry.backoff_factor ** (instance.attempts - 1), retry.backoff_max_seconds)
+        if retry is not None and retriable and instance.attempts - instance.retry_base <= retry.max_retries and not self.cancelling:
+            wait = min(
+                retry.backoff_seconds * retry.backoff_factor ** (instance.attempts - instance.retry_base - 1), retry.backoff_max_seconds
+            )
             instance.message = outcome.message
             self._set_task(instance, T.RETRYING, message=f"attempt {instance.attempts} failed: {outcome.message}")
             self._timers.append((time.monotonic() + wait, instance))
@@ -402,7 +435,7 @@ class Engine:
         if not all(frame.done for frame in instance.frames):
             return False
         if isinstance(node, ir.ExitHandler) and instance.exit_frame is None:
-            instance.exit_frame = Frame(
+            instance.exit_frame = self._frame(
                 prefix=instance.frame.prefix,
                 nodes=(node.exit_task,),
                 parent=instance.frame,

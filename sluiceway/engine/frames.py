@@ -24,6 +24,8 @@ class Instance:
     skip_reason: SkipReason | None = None
     message: str = ""
     attempts: int = 0
+    retry_base: int = 0
+    """Attempts made before the run was retried: this task's retry budget starts after them."""
     cache_checked: bool = False
     cache_key: str | None = None
     timed_out: bool = False

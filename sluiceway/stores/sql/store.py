@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ...core import ir
 from ...core.errors import SluicewayError
 from ...core.lifecycle import RUN_TRANSITIONS, RunState
-from ...core.serialize import digest, dump_json
+from ...core.serialize import digest, dump_json, loads
 from ...core.task_spec import InputBinding
 from . import migrations
 from .models import Artifact, CacheEntry, LineageEvent, PipelineVersion, Run, TaskOutput, TaskRecord
@@ -219,6 +219,16 @@ class SqlMetadataStore:
             query = query.where(Run.pipeline_name == pipeline)
         with self._session() as session:
             return [_summary(row) for row in session.scalars(query)]
+
+    def pipeline_of(self, run_id: str) -> ir.Pipeline:
+        """The pipeline a run ran, as it was compiled then."""
+        with self._session() as session:
+            row = session.get(Run, run_id)
+            if row is None:
+                raise SluicewayError(f"no run '{run_id}'")
+            version = session.get(PipelineVersion, row.pipeline_digest)
+            assert version is not None  # a foreign key
+            return loads(version.ir, origin=f"run {run_id}")
 
     def get_run(self, run_id: str) -> RunSummary:
         with self._session() as session:
