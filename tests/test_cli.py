@@ -381,3 +381,62 @@ def test_runs_retry_reruns_only_what_did_not_succeed(tmp_path, cli):
     }
     again = cli("runs", "retry", run["id"], env=home)
     assert again.returncode == 1 and "is SUCCEEDED; only a failed or cancelled run can be retried" in again.stderr
+
+
+def test_two_runs_sharing_one_home_both_succeed(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    home = {**os.environ, "SLUICEWAY_HOME": str(tmp_path / "home")}
+    source = write(tmp_path, RUNNABLE)
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "sluiceway", "run", str(source), "-p", f"n={n}"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=home,
+        )
+        for n in (1, 2)
+    ]
+    results = [process.communicate(timeout=120) for process in processes]
+    assert [process.returncode for process in processes] == [0, 0], results
+    assert {"output Output = 2", "output Output = 4"} == {
+        line.strip() for out, _ in results for line in out.splitlines() if "output Output" in line
+    }
+
+
+KILLED = """
+from sluiceway import dsl
+
+
+@dsl.component
+def vanish() -> int:
+    import os
+    import signal
+
+    os.kill(os.getpid(), signal.SIGKILL)
+    return 0
+
+
+@dsl.pipeline(name="killed")
+def killed():
+    vanish()
+"""
+
+
+def test_a_killed_task_fails_the_run_with_one_clear_line(tmp_path, cli):
+    result = cli("run", str(write(tmp_path, KILLED)), env={"SLUICEWAY_HOME": str(tmp_path / "home")})
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "task vanish failed: the executor ended with status -9 (killed by signal 9) and left no result" in result.stderr
+
+
+def test_a_corrupt_metadata_file_is_reported_and_kept(tmp_path, cli):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "metadata.db").write_bytes(b"garbage" * 100)
+    result = cli("run", str(write(tmp_path, RUNNABLE)), "-p", "n=1", env={"SLUICEWAY_HOME": str(home)})
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "cannot be used as a Sluiceway metadata database: file is not a database" in result.stderr
+    assert (home / "metadata.db").read_bytes() == b"garbage" * 100
