@@ -189,14 +189,18 @@ def runs_list(state: str | None, pipeline: str | None, limit: int, output_format
 
 @runs_group.command("show")
 @click.argument("run_id")
+@click.option("--task", "task_id", help="Only this task, with why it hit or missed the cache.")
 @OUTPUT_FORMAT
-def runs_show(run_id: str, output_format: str) -> None:
+def runs_show(run_id: str, task_id: str | None, output_format: str) -> None:
     """A run's state, parameters, and each task's state and outputs."""
     from .. import local
 
     store = _store(local)
     try:
         run = store.get_run(run_id)
+        if task_id is not None:
+            _show_task(store, run_id, task_id, output_format)
+            return
     except SluicewayError as error:
         _fail(str(error))
     tasks = store.tasks(run_id)
@@ -210,6 +214,23 @@ def runs_show(run_id: str, output_format: str) -> None:
         click.echo(f"  {task.task_id:<40} {task.state:<10}{why}")
         for name, binding in task.outputs.items():
             click.echo(f"      {name} = {json.dumps(binding.get('value', binding))}")
+
+
+def _show_task(store: Any, run_id: str, task_id: str, output_format: str) -> None:
+    task = next((t for t in store.tasks(run_id) if t.task_id == task_id), None)
+    if task is None:
+        raise SluicewayError(f"run '{run_id}' has no task '{task_id}'")
+    cache = store.explain_cache(run_id, task_id)
+    if output_format == "json":
+        click.echo(json.dumps(task.__dict__ | {"cache": cache}, indent=2, default=str))
+        return
+    click.echo(f"task {task.task_id} of run {run_id}: {task.state}" + (f" ({task.skip_reason})" if task.skip_reason else ""))
+    if task.message:
+        click.echo(f"  {task.message}")
+    click.echo(f"  attempts: {task.attempts}")
+    click.echo(f"  cache: {cache}")
+    for name, binding in task.outputs.items():
+        click.echo(f"  output {name} = {json.dumps(binding.get('value', binding))}")
 
 
 @runs_group.command("cancel")

@@ -45,6 +45,7 @@ class MetadataStore(Protocol):
         message: str,
         attempts: int,
         outputs: dict[str, InputBinding] | None = None,
+        cache_parts: dict[str, str] | None = None,
     ) -> None:
         """Record a task's state; outputs, when given, are recorded in the same transaction."""
 

@@ -24,7 +24,7 @@ from ..core.lifecycle import RUN_TRANSITIONS, TASK_TRANSITIONS, RunState, SkipRe
 from ..core.stores import CacheStore
 from ..core.task_spec import ArtifactRef, FinalStatus, InputBinding, TaskSpec, encode
 from ..executor.artifacts import Stores
-from .caching import cache_key
+from .caching import cache_key, cache_parts
 from .frames import Frame, Instance
 
 T = TaskState
@@ -280,9 +280,10 @@ class Engine:
 
     def _reuse_cached(self, instance: Instance, task: ir.Task, component: ir.Component, arguments: dict[str, InputBinding]) -> bool:
         """Look the task up in the cache once, before its first attempt (CACHE-3); True on a hit."""
+        instance.cache_parts = cache_parts(component, arguments, task.settings, self._value, self._final_status(instance))
         if self.cache is None or not task.settings.caching.enabled:
             return False
-        instance.cache_key = cache_key(component, arguments, task.settings, self._value, self._final_status(instance))
+        instance.cache_key = cache_key(instance.cache_parts)
         hit = self.cache.find_cache_entry(instance.cache_key, task.settings.caching.max_staleness_seconds)
         if hit is None:
             return False

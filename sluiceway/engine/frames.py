@@ -28,6 +28,7 @@ class Instance:
     """Attempts made before the run was retried: this task's retry budget starts after them."""
     cache_checked: bool = False
     cache_key: str | None = None
+    cache_parts: dict[str, str] = field(default_factory=dict)
     timed_out: bool = False
     """The last attempt ran out of time."""
     inputs: dict[str, InputBinding] = field(default_factory=dict)

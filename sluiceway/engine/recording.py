@@ -35,6 +35,7 @@ class StoreRecorder:
             message=instance.message,
             attempts=instance.attempts,
             outputs=instance.outputs if done_with_outputs else None,
+            cache_parts=instance.cache_parts or None,
         )
         if instance.state == TaskState.RUNNING and instance.attempts <= 1 and instance.inputs:
             self.store.record_inputs(run_id, instance.id, instance.inputs)

@@ -12,9 +12,13 @@ from sluiceway import dsl
 from sluiceway.core import ir
 from sluiceway.core.lifecycle import TaskState
 from sluiceway.core.task_spec import ArtifactRef, InputBinding
-from sluiceway.engine.caching import cache_key
+from sluiceway.engine.caching import cache_key, cache_parts
 
 T = TaskState
+
+
+def key(*args):
+    return cache_key(cache_parts(*args))
 
 
 @pytest.fixture(autouse=True)
@@ -107,17 +111,17 @@ def test_the_key_ignores_names_and_descriptions_but_not_code_values_or_environme
     component = scale.component_spec
     settings = ir.TaskSettings()
     value_of = lambda binding: binding.value  # noqa: E731
-    base = cache_key(component, {"x": InputBinding(value=2.0)}, settings, value_of)
+    base = key(component, {"x": InputBinding(value=2.0)}, settings, value_of)
     renamed = msgspec.structs.replace(component, name="other", description="Another text.")
-    assert cache_key(renamed, {"x": InputBinding(value=2.0)}, settings, value_of) == base
-    assert cache_key(component, {"x": InputBinding(value=2)}, settings, value_of) == base  # an int given to a float input
-    assert cache_key(component, {"x": InputBinding(value=3.0)}, settings, value_of) != base
-    assert cache_key(component, {"x": InputBinding(value=2.0)}, ir.TaskSettings(env={"MODE": "fast"}), value_of) != base
+    assert key(renamed, {"x": InputBinding(value=2.0)}, settings, value_of) == base
+    assert key(component, {"x": InputBinding(value=2)}, settings, value_of) == base  # an int given to a float input
+    assert key(component, {"x": InputBinding(value=3.0)}, settings, value_of) != base
+    assert key(component, {"x": InputBinding(value=2.0)}, ir.TaskSettings(env={"MODE": "fast"}), value_of) != base
     changed_code = msgspec.structs.replace(
         component,
         implementation=msgspec.structs.replace(component.implementation, source="def scale(x: float) -> float:\n    return x * 3\n"),
     )
-    assert cache_key(changed_code, {"x": InputBinding(value=2.0)}, settings, value_of) != base
+    assert key(changed_code, {"x": InputBinding(value=2.0)}, settings, value_of) != base
 
 
 def test_artifacts_are_keyed_by_content_not_by_where_they_are():
@@ -126,6 +130,25 @@ def test_artifacts_are_keyed_by_content_not_by_where_they_are():
     one = InputBinding(artifacts=(ArtifactRef(uri="file:///a/1", type="Dataset", digest="sha256:aa"),))
     moved = InputBinding(artifacts=(ArtifactRef(uri="file:///b/2", type="Dataset", digest="sha256:aa"),))
     other = InputBinding(artifacts=(ArtifactRef(uri="file:///a/1", type="Dataset", digest="sha256:bb"),))
-    key = cache_key(component, {"data": one}, settings, lambda b: None)
-    assert cache_key(component, {"data": moved}, settings, lambda b: None) == key
-    assert cache_key(component, {"data": other}, settings, lambda b: None) != key
+    original = key(component, {"data": one}, settings, lambda b: None)
+    assert key(component, {"data": moved}, settings, lambda b: None) == original
+    assert key(component, {"data": other}, settings, lambda b: None) != original
+
+
+def test_a_miss_says_which_part_of_the_key_changed(home, cli):
+    import json
+
+    env = {"SLUICEWAY_HOME": str(home)}
+    first = sluiceway.run(cached, {"text": "hello"})
+    second = sluiceway.run(cached, {"text": "bye"})
+    third = sluiceway.run(cached, {"text": "bye"})
+
+    def explain(report, task):
+        shown = cli("runs", "show", report.run_id, "--task", task, "--output", "json", env=env)
+        assert shown.returncode == 0, shown.stderr
+        return json.loads(shown.stdout)["cache"]
+
+    assert explain(first, "write") == "miss: no earlier execution of this task to reuse"
+    assert explain(second, "write") == f"miss: since run {first.run_id}, input 'text' changed"
+    assert explain(second, "read") == f"miss: since run {first.run_id}, input 'data' changed"
+    assert explain(third, "write") == f"hit: reused the outputs of {second.run_id}/write"

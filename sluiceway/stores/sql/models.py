@@ -27,7 +27,7 @@ NAME = String(255)
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {dict[str, Any]: JSON, datetime: DateTime(timezone=True)}
+    type_annotation_map = {dict[str, Any]: JSON, dict[str, Any] | None: JSON, datetime: DateTime(timezone=True)}
 
 
 class PipelineVersion(Base):
@@ -73,7 +73,11 @@ class TaskRecord(Base):
     skip_reason: Mapped[str | None] = mapped_column(String(40))
     message: Mapped[str] = mapped_column(Text, default="")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    cache_parts: Mapped[dict[str, Any] | None]
+    """Digests of the parts of the task's cache key, to explain a miss."""
     updated_at: Mapped[datetime]
+
+    __table_args__ = (Index(None, "task_id", "updated_at"),)
 
 
 class TaskOutput(Base):

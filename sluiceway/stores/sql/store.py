@@ -16,6 +16,7 @@ from sqlalchemy.exc import DatabaseError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ...core import ir
+from ...core.cache import explain_miss
 from ...core.errors import SluicewayError
 from ...core.lifecycle import RUN_TRANSITIONS, RunState
 from ...core.serialize import digest, dump_json, loads
@@ -147,6 +148,7 @@ class SqlMetadataStore:
         message: str,
         attempts: int,
         outputs: dict[str, InputBinding] | None = None,
+        cache_parts: dict[str, str] | None = None,
     ) -> None:
         """Record a task's state; with `outputs`, its outputs and the artifacts it produced, first."""
         with self._session() as session:
@@ -157,6 +159,8 @@ class SqlMetadataStore:
                 )
                 session.add(row)
             row.state, row.skip_reason, row.message, row.attempts, row.updated_at = state, skip_reason, message, attempts, _now()
+            if cache_parts:
+                row.cache_parts = cache_parts
             session.flush()
             for name, binding in (outputs or {}).items():
                 session.merge(TaskOutput(run_id=run_id, task_id=task_id, name=name, value=_binding_json(binding)))
@@ -244,6 +248,33 @@ class SqlMetadataStore:
                 outputs.setdefault(output.task_id, {})[output.name] = output.value
             rows = session.scalars(select(TaskRecord).where(TaskRecord.run_id == run_id).order_by(TaskRecord.task_id))
             return [TaskSummary(r.task_id, r.kind, r.state, r.skip_reason, r.message, r.attempts, outputs.get(r.task_id, {})) for r in rows]
+
+    def explain_cache(self, run_id: str, task_id: str) -> str:
+        """Why a task of a run hit or missed the cache, compared with the closest earlier execution."""
+        with self._session() as session:
+            row = session.get(TaskRecord, (run_id, task_id))
+            if row is None:
+                raise SluicewayError(f"run '{run_id}' has no task '{task_id}'")
+            if row.state == "CACHED":
+                return f"hit: {row.message}"
+            if not row.cache_parts:
+                return "no cache lookup: the task did not start (it was skipped or cancelled, or is a group)"
+            earlier = session.scalars(
+                select(TaskRecord)
+                .where(TaskRecord.task_id == task_id, TaskRecord.run_id != run_id, TaskRecord.updated_at < row.updated_at)
+                .where(TaskRecord.cache_parts.is_not(None))
+                .order_by(TaskRecord.updated_at.desc())
+                .limit(1)
+            ).first()
+            if earlier is None:
+                return "miss: no earlier execution of this task to reuse"
+            reasons = explain_miss(row.cache_parts, earlier.cache_parts or {})
+            where = f"run {earlier.run_id}"
+            if reasons:
+                return f"miss: since {where}, " + "; ".join(reasons)
+            if earlier.state not in ("SUCCEEDED", "CACHED"):
+                return f"miss: the same key as in {where}, where the task did not succeed ({earlier.state})"
+            return f"miss: the same key as in {where}; caching was off, the entry was too old, or one of its artifacts is gone"
 
     def lineage_graph(self, uri: str, *, depth: int = 10) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
         """Upstream and downstream of an artifact: edges (from, to) between artifact URIs and 'run/task' names.
