@@ -124,7 +124,7 @@ class _Session:
         engine = Engine(
             compiled,
             run_id=self.run_id,
-            launcher=registry.get("backend", "local").load()(echo=echo),
+            launcher=registry.get("backend", "local").load()(echo=echo, venv_root=home() / "venvs"),
             arguments=arguments,
             run_dir=self.run_dir,
             artifact_root=self.artifacts.as_uri(),

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import msgspec
 
 from ..core import ir, types
+from ..core.errors import SluicewayError
 from ..core.launcher import AttemptOutcome, Launcher
 from ..core.lifecycle import RUN_TRANSITIONS, TASK_TRANSITIONS, RunState, SkipReason, TaskState
 from ..core.stores import CacheStore
@@ -371,7 +372,7 @@ class Engine:
                 timeout_seconds=task.settings.timeout_seconds,
                 on_end=lambda outcome: self._events.put(lambda: self._attempt_ended(instance, outcome)),
             )
-        except OSError as error:
+        except (OSError, SluicewayError) as error:
             self._fail(instance, f"the attempt could not start: {error}")
             return
         self._running_attempts += 1

@@ -14,8 +14,10 @@ from typing import IO
 
 import msgspec
 
+from ...core.ir import PythonFunction
 from ...core.launcher import AttemptOutcome
 from ...core.task_spec import TaskResult, TaskSpec
+from .venvs import python_for
 
 GRACE_SECONDS = 5.0
 """Between SIGTERM and SIGKILL, for an attempt asked to stop."""
@@ -53,9 +55,11 @@ class LocalLauncher:
     its log file.
     """
 
-    def __init__(self, *, python: str = sys.executable, echo: IO[str] | None = None) -> None:
+    def __init__(self, *, python: str = sys.executable, echo: IO[str] | None = None, venv_root: Path | None = None) -> None:
         self.python = python
         self.echo = echo
+        self.venv_root = venv_root
+        """Where virtualenvs for tasks' packages_to_install are kept; None: packages are not installed."""
 
     def launch(
         self,
@@ -68,7 +72,7 @@ class LocalLauncher:
     ) -> LocalAttempt:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         process = subprocess.Popen(
-            [self.python, "-m", "sluiceway.executor", str(spec_path)],
+            [self._python_for(spec), "-m", "sluiceway.executor", str(spec_path)],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -77,6 +81,12 @@ class LocalLauncher:
         attempt = LocalAttempt(process)
         threading.Thread(target=self._watch, args=(attempt, spec, log_path, timeout_seconds, on_end), daemon=True).start()
         return attempt
+
+    def _python_for(self, spec: TaskSpec) -> str:
+        implementation = spec.component.implementation
+        if self.venv_root is None or not isinstance(implementation, PythonFunction) or not implementation.packages_to_install:
+            return self.python
+        return python_for(implementation.packages_to_install, implementation.pip_index_urls, self.venv_root)
 
     def _watch(
         self,
