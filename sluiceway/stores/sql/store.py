@@ -352,5 +352,15 @@ def _engine(url: str) -> Engine:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
+        # Let SQLAlchemy, not the driver, begin transactions: the driver would commit DDL
+        # statement by statement, so another process could see half a migration.
+        connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        # Take the write lock up front: a transaction that reads and then writes cannot then
+        # fail with "database is locked" when another process writes at the same moment, and
+        # two processes creating the schema take turns.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
