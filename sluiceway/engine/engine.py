@@ -26,6 +26,7 @@ from ..core.stores import CacheStore
 from ..core.task_spec import ArtifactRef, FinalStatus, InputBinding, TaskSpec, encode
 from ..executor.artifacts import Stores
 from .caching import cache_key, cache_parts
+from .conditions import ConditionError, compare
 from .frames import Frame, Instance
 
 T = TaskState
@@ -571,19 +572,10 @@ class Engine:
         right = self._value(self._resolve(frame, comparison.right))
         left_untyped = self._declared_type(frame, comparison.left) == types.ANY
         right_untyped = self._declared_type(frame, comparison.right) == types.ANY
-        convertible = True
-        if left_untyped and not right_untyped:
-            convertible, left = _convert(left, _kind(right))
-        elif right_untyped and not left_untyped:
-            convertible, right = _convert(right, _kind(left))
-        op = comparison.op
-        if op in ("==", "!="):
-            equal = convertible and _equal(left, right)
-            return equal if op == "==" else not equal
-        if not convertible or not (_kind(left) == _kind(right) and _kind(left) in ("number", "str")):
-            raise _Broken(f"cannot compare {left!r} {op} {right!r}: ordering needs two numbers or two strings")
-        outcome: bool = {"<": left < right, "<=": left <= right, ">": left > right, ">=": left >= right}[op]
-        return outcome
+        try:
+            return compare(left, comparison.op, right, left_untyped=left_untyped, right_untyped=right_untyped)
+        except ConditionError as error:
+            raise _Broken(str(error)) from None
 
     def _declared_type(self, frame: Frame, argument: ir.Argument) -> str | None:
         if isinstance(argument, ir.ParameterRef):
@@ -620,49 +612,6 @@ class Engine:
         self.state = state
         for observer in self.observers:
             observer.run_changed(self.run_id, state)
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, (int, float)):
-        return "number"
-    for python_type, kind in ((str, "str"), (list, "list"), (dict, "dict")):
-        if isinstance(value, python_type):
-            return kind
-    return "other"
-
-
-def _equal(left: Any, right: Any) -> bool:
-    """Equal kinds and equal values: `true == 1` is false, `1 == 1.0` is true (CND-3)."""
-    kind = _kind(left)
-    if kind != _kind(right):
-        return False
-    if kind == "list":
-        return len(left) == len(right) and all(_equal(a, b) for a, b in zip(left, right, strict=True))
-    if kind == "dict":
-        return left.keys() == right.keys() and all(_equal(left[key], right[key]) for key in left)
-    return bool(left == right)
-
-
-def _convert(value: Any, kind: str) -> tuple[bool, Any]:
-    """An untyped value as the other operand's kind (CND-4): (could it be converted, the value)."""
-    if _kind(value) == kind:
-        return True, value
-    if kind == "str":
-        return True, json.dumps(value)
-    if not isinstance(value, str):
-        return False, value
-    if kind == "bool":
-        lowered = value.strip().lower()
-        return (True, lowered == "true") if lowered in ("true", "false") else (False, value)
-    try:
-        parsed = json.loads(value)
-    except json.JSONDecodeError:
-        return False, value
-    return (True, parsed) if _kind(parsed) == kind else (False, value)
 
 
 def _edge_outcome(upstream: Instance, kind: str) -> TaskState | SkipReason | None:
