@@ -11,6 +11,7 @@ import json
 import queue
 import tempfile
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,6 +103,11 @@ class Engine:
         self._events: queue.Queue[Callable[[], None]] = queue.Queue()
         self._timers: list[tuple[float, Instance]] = []
         self._running_attempts = 0
+        # Work is driven by wake-ups, so that scheduling costs the same per task however large the run.
+        self._queue: deque[Instance] = deque()
+        self._queued: set[Instance] = set()
+        self._waiting_for_slot: deque[Instance] = deque()
+        self._unfinished = 0
         parameters = self._pipeline_parameters(arguments or {})
         types_of = {spec.name: spec.type for spec in pipeline.parameters}
         self.root = self._frame(prefix="", nodes=pipeline.nodes, parent=None, parameters=parameters, parameter_types=types_of)
@@ -112,8 +118,11 @@ class Engine:
         self._set_run(RunState.RUNNING)
         while True:
             self._advance()
-            if self._running_attempts == 0 and all(instance.done for instance in self.root.walk()):
+            if self._running_attempts == 0 and self._unfinished == 0:
                 break
+            if self._running_attempts == 0 and not self._timers and self._events.empty():
+                stuck = [i.id for i in self.root.walk() if not i.done]
+                raise AssertionError(f"the engine has nothing to wait for, yet these are unfinished: {stuck}")
             self._wait_for_event()
         if self.cancelling:
             self._set_run(RunState.CANCELLED)
@@ -136,9 +145,9 @@ class Engine:
         """Ask the run to stop: no new tasks, running ones are stopped, exit tasks still run. Thread-safe."""
         self._events.put(self._begin_cancel)
 
-    def _frame(self, **fields: Any) -> Frame:
-        """A new frame; when retrying, tasks that succeeded before keep their outputs and are not run again."""
-        frame = Frame(**fields)
+    def _frame(self, group: Instance | None = None, **fields: Any) -> Frame:
+        """A new frame, run by `group`; when retrying, tasks that succeeded before keep their outputs."""
+        frame = Frame(group=group, **fields)
         for instance in frame.instances.values():
             before = self.earlier.get(instance.id)
             if before is None or not isinstance(instance.node, (ir.Task, ir.Importer)):
@@ -148,7 +157,22 @@ class Engine:
                 instance.message = "kept from before the retry"
             else:
                 instance.attempts = instance.retry_base = before.attempts  # attempt numbers go on; retries start afresh
+        frame.remaining = sum(1 for instance in frame.instances.values() if not instance.done)
+        self._unfinished += frame.remaining
+        if group is not None:
+            if frame.remaining:
+                group.open_frames += 1
+            else:
+                self._wake(group)
+        for instance in frame.instances.values():
+            if not instance.done:
+                self._wake(instance)
         return frame
+
+    def _wake(self, instance: Instance) -> None:
+        if instance not in self._queued:
+            self._queued.add(instance)
+            self._queue.append(instance)
 
     def _is_graph(self, task: ir.Task) -> bool:
         return isinstance(self.pipeline.components[task.component].implementation, ir.Graph)
@@ -173,23 +197,11 @@ class Engine:
                 self._launch(instance)
 
     def _advance(self) -> None:
-        """Start or settle whatever can be, until nothing changes."""
-        changed = True
-        while changed:
-            changed = False
-            for frame in self._active_frames(self.root):
-                for instance in list(frame.instances.values()):
-                    changed |= self._step(instance)
-
-    def _active_frames(self, frame: Frame) -> list[Frame]:
-        found = [frame]
-        for instance in frame.instances.values():
-            if instance.state in (T.RUNNING, T.PENDING):
-                for child in instance.frames:
-                    found.extend(self._active_frames(child))
-            if instance.exit_frame is not None and not all(i.done for i in instance.exit_frame.walk()):
-                found.extend(self._active_frames(instance.exit_frame))
-        return found
+        """Decide every woken instance: start it, skip it, or settle its group."""
+        while self._queue:
+            instance = self._queue.popleft()
+            self._queued.discard(instance)
+            self._step(instance)
 
     def _step(self, instance: Instance) -> bool:
         if instance.state == T.PENDING:
@@ -227,7 +239,9 @@ class Engine:
             elif isinstance(node, ir.Loop):
                 self._start_loop(instance, node)
             elif isinstance(node, ir.ExitHandler):
-                instance.frames.append(self._frame(prefix=frame.prefix, nodes=node.nodes, parent=frame, loop_items=frame.loop_items))
+                instance.frames.append(
+                    self._frame(group=instance, prefix=frame.prefix, nodes=node.nodes, parent=frame, loop_items=frame.loop_items)
+                )
                 self._set_task(instance, T.RUNNING)
         except _Skip as skip:
             self._set_task(instance, T.SKIPPED, skip.reason, str(skip))
@@ -264,7 +278,14 @@ class Engine:
             parameters = {spec.name: arguments.get(spec.name, InputBinding(value=spec.default)) for spec in component.inputs}
             types_of = {spec.name: spec.type for spec in component.inputs}
             instance.frames.append(
-                self._frame(prefix=f"{instance.id}/", nodes=graph.nodes, parent=None, parameters=parameters, parameter_types=types_of)
+                self._frame(
+                    group=instance,
+                    prefix=f"{instance.id}/",
+                    nodes=graph.nodes,
+                    parent=None,
+                    parameters=parameters,
+                    parameter_types=types_of,
+                )
             )
             self._set_task(instance, T.RUNNING)
             return True
@@ -273,6 +294,7 @@ class Engine:
             if self._reuse_cached(instance, task, component, arguments):
                 return True
         if self._running_attempts >= self.max_parallel:
+            self._waiting_for_slot.append(instance)  # woken when an attempt ends
             return False
         instance.outputs = {}
         instance.message = ""
@@ -305,7 +327,7 @@ class Engine:
                 chosen = index
                 break
         for index, branch in enumerate(condition.branches):
-            child = self._frame(prefix=frame.prefix, nodes=branch.nodes, parent=frame, loop_items=frame.loop_items)
+            child = self._frame(group=instance, prefix=frame.prefix, nodes=branch.nodes, parent=frame, loop_items=frame.loop_items)
             instance.frames.append(child)
             if index != chosen:
                 for skipped in child.instances.values():
@@ -326,8 +348,7 @@ class Engine:
         self._open_iterations(instance, loop)
 
     def _open_iterations(self, instance: Instance, loop: ir.Loop) -> None:
-        open_now = sum(1 for frame in instance.frames if not frame.done)
-        while instance.pending_items and (loop.parallelism == 0 or open_now < loop.parallelism):
+        while instance.pending_items and (loop.parallelism == 0 or instance.open_frames < loop.parallelism):
             if self.stopping or self.cancelling:
                 instance.pending_items.clear()
                 return
@@ -335,10 +356,13 @@ class Engine:
             frame = instance.frame
             instance.frames.append(
                 self._frame(
-                    prefix=f"{instance.id}/{index}/", nodes=loop.nodes, parent=frame, loop_items={**frame.loop_items, loop.name: item}
+                    group=instance,
+                    prefix=f"{instance.id}/{index}/",
+                    nodes=loop.nodes,
+                    parent=frame,
+                    loop_items={**frame.loop_items, loop.name: item},
                 )
             )
-            open_now += 1
 
     # --- attempts -----------------------------------------------------------------------------
 
@@ -381,6 +405,11 @@ class Engine:
     def _attempt_ended(self, instance: Instance, outcome: AttemptOutcome) -> None:
         self._running_attempts -= 1
         instance.attempt = None
+        while self._waiting_for_slot:  # a slot is free: the first task still waiting for one takes it
+            waiting = self._waiting_for_slot.popleft()
+            if waiting.state == T.PENDING:
+                self._wake(waiting)
+                break
         task = instance.node
         assert isinstance(task, ir.Task)
         if outcome.succeeded:
@@ -414,7 +443,10 @@ class Engine:
 
     def _fail(self, instance: Instance, message: str) -> None:
         self._set_task(instance, T.FAILED, message=message)
-        self.stopping = True
+        if not self.stopping:
+            self.stopping = True
+            while self._waiting_for_slot:  # they will not start now: let them be skipped
+                self._wake(self._waiting_for_slot.popleft())
 
     def _begin_cancel(self) -> None:
         if self.cancelling or self.state != RunState.RUNNING:
@@ -422,6 +454,8 @@ class Engine:
         self.cancelling = True
         self._set_run(RunState.CANCELLING)
         for instance in self.root.walk():
+            if instance.state in (T.PENDING, T.RUNNING):
+                self._wake(instance)
             if instance.frame.exempt():
                 continue
             if instance.attempt is not None:
@@ -435,7 +469,7 @@ class Engine:
         node = instance.node
         if isinstance(node, ir.Loop):
             self._open_iterations(instance, node)
-        if not all(frame.done for frame in instance.frames):
+        if instance.open_frames > 0 or instance.pending_items:
             return False
         if isinstance(node, ir.ExitHandler) and instance.exit_frame is None:
             instance.exit_frame = self._frame(
@@ -600,12 +634,26 @@ class Engine:
 
     def _set_task(self, instance: Instance, state: TaskState, reason: SkipReason | None = None, message: str = "") -> None:
         TASK_TRANSITIONS.check(instance.state, state)
+        was_done = instance.done
         instance.state = state
+        if instance.done and not was_done:
+            self._finished(instance)
         instance.skip_reason = reason
         if message:
             instance.message = message
         for observer in self.observers:
             observer.task_changed(self.run_id, instance)
+
+    def _finished(self, instance: Instance) -> None:
+        """Wake what may now be decided: the nodes that wait for it, and its group when its frame is done."""
+        self._unfinished -= 1
+        frame = instance.frame
+        frame.remaining -= 1
+        for name in frame.level.dependents.get(instance.node.name, ()):
+            self._wake(frame.instances[name])
+        if frame.remaining == 0 and frame.group is not None:
+            frame.group.open_frames -= 1
+            self._wake(frame.group)
 
     def _set_run(self, state: RunState) -> None:
         RUN_TRANSITIONS.check(self.state, state)

@@ -41,6 +41,8 @@ class Instance:
     """Loop iterations not yet started (parallelism)."""
     exit_frame: Frame | None = None
     """For an exit handler: the frame running its exit task."""
+    open_frames: int = 0
+    """How many of `frames` still have unfinished nodes."""
 
     @property
     def done(self) -> bool:
@@ -60,6 +62,10 @@ class Frame:
     parameter_types: dict[str, str] = field(default_factory=dict)
     loop_items: dict[str, Any] = field(default_factory=dict)
     owner: Instance | None = None
+    group: Instance | None = None
+    """The instance whose frames include this one (None for a run's top and for exit tasks)."""
+    remaining: int = 0
+    """How many of its instances are not final yet."""
     exempt_from_stopping: bool = False
     """Exit tasks run even while the run stops or is cancelled."""
     instances: dict[str, Instance] = field(default_factory=dict)

@@ -25,6 +25,8 @@ class Level:
     """
     container: dict[str, str]
     """Any node name inside this level (at any depth) -> the name of the level's node that holds it."""
+    dependents: dict[str, tuple[str, ...]]
+    """Node name -> the nodes of this level that wait for it."""
 
 
 _LEVELS: dict[int, tuple[tuple[ir.Node, ...], Level]] = {}
@@ -49,7 +51,11 @@ def level(nodes: tuple[ir.Node, ...]) -> Level:
             if _STRENGTH[kind] > _STRENGTH.get(edges.get(upstream, ""), -1):
                 edges[upstream] = kind
         waits_for[top.name] = edges
-    result = Level(nodes=nodes, waits_for=waits_for, container=container)
+    dependents: dict[str, list[str]] = {}
+    for name, edges in waits_for.items():
+        for upstream in edges:
+            dependents.setdefault(upstream, []).append(name)
+    result = Level(nodes=nodes, waits_for=waits_for, container=container, dependents={k: tuple(v) for k, v in dependents.items()})
     _LEVELS[id(nodes)] = (nodes, result)
     return result
 
