@@ -94,14 +94,9 @@ class _Session:
         base = home()
         self.run_dir = base / "runs" / run_id
         self.artifacts = base / "artifacts"
-        try:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            self.artifacts.mkdir(exist_ok=True)
-        except OSError as error:
-            raise SluicewayError(
-                f"cannot write to the Sluiceway home {base}: {error.strerror or error}; set {HOME_ENV} to a writable folder"
-            ) from None
         self.plugins = PluginManager()
+        _make_folder(self.run_dir)
+        _make_folder(self.artifacts)
         self.store = metadata_store(self.plugins.registry.get("metadata_store", "sql").load())
 
     def execute(
@@ -143,8 +138,19 @@ def metadata_store(store_class: Any = None) -> SqlMetadataStore:
     """The embedded default's store: SQLite in the home folder, upgraded in place when older."""
     if store_class is None:
         from .stores.sql import SqlMetadataStore as store_class
-    store: SqlMetadataStore = store_class(f"sqlite:///{home() / 'metadata.db'}", upgrade=True)
+    base = home()
+    _make_folder(base)
+    store: SqlMetadataStore = store_class(f"sqlite:///{base / 'metadata.db'}", upgrade=True)
     return store
+
+
+def _make_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise SluicewayError(
+            f"cannot write to the Sluiceway home {home()}: {error.strerror or error}; set {HOME_ENV} to a writable folder"
+        ) from None
 
 
 def _compile(pipeline: Any) -> ir.Pipeline:
@@ -168,6 +174,9 @@ def check_arguments(pipeline: ir.Pipeline, arguments: dict[str, Any]) -> dict[st
         if name not in arguments:
             if spec.required:
                 problems.append(f"missing required parameter '{name}' ({spec.type}) of pipeline '{pipeline.name}'")
+            continue
+        if arguments[name] is None and spec.default is not None:
+            problems.append(f"parameter '{name}' ({spec.type}) cannot be null: only a parameter that defaults to null can")
             continue
         try:
             checked[name] = check_type(arguments[name], spec.type, f"parameter '{name}'")

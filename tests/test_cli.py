@@ -440,3 +440,29 @@ def test_a_corrupt_metadata_file_is_reported_and_kept(tmp_path, cli):
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "cannot be used as a Sluiceway metadata database: file is not a database" in result.stderr
     assert (home / "metadata.db").read_bytes() == b"garbage" * 100
+
+
+def test_db_commands_check_and_upgrade_an_older_schema(tmp_path, cli):
+    from sqlalchemy import create_engine
+
+    from sluiceway.stores.sql import migrations
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    with create_engine(url).begin() as connection:
+        migrations.upgrade(connection, "0001")
+    assert cli("db", "current", "--url", url).stdout.strip() == f"database: 0001; this Sluiceway: {migrations.head()}"
+    check = cli("db", "check", "--url", url)
+    assert check.returncode == 1 and "run `sluiceway db upgrade`" in check.stderr
+    assert cli("db", "upgrade", "--url", url).returncode == 0
+    assert cli("db", "check", "--url", url).returncode == 0
+
+
+def test_a_fresh_home_lists_no_runs(tmp_path, cli):
+    result = cli("runs", "list", env={"SLUICEWAY_HOME": str(tmp_path / "new-home")})
+    assert result.returncode == 0 and result.stdout == ""
+
+
+def test_null_is_refused_for_a_parameter_that_does_not_default_to_null(tmp_path, cli):
+    result = cli("run", str(write(tmp_path, RUNNABLE)), "-p", "n=null", env={"SLUICEWAY_HOME": str(tmp_path / "home")})
+    assert result.returncode == 1
+    assert result.stderr.strip() == "error: parameter 'n' (int) cannot be null: only a parameter that defaults to null can"

@@ -253,6 +253,9 @@ def runs_cancel(run_id: str) -> None:
     pid_file = local.home() / "runs" / run_id / local.ORCHESTRATOR_PID
     try:
         pid = int(pid_file.read_text())
+        # The pid may have been reused since: only signal a process that is a Sluiceway run.
+        if b"sluiceway" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+            raise ProcessLookupError(pid)
         os.kill(pid, signal.SIGTERM)
     except (OSError, ValueError):
         # The process that ran it is gone: nothing runs it any more, so it failed.
@@ -280,7 +283,10 @@ def runs_logs(run_id: str, task_id: str | None) -> None:
 
     logs = local.home() / "runs" / run_id / "logs"
     if not logs.is_dir():
-        _fail(f"no logs for run '{run_id}' in {logs.parent}")
+        if (local.home() / "runs" / run_id).is_dir():
+            click.echo(f"run {run_id} has no logs: none of its tasks ran an attempt (they were cached or skipped)")
+            return
+        _fail(f"no run '{run_id}' in {local.home() / 'runs'}")
     files = sorted(logs.rglob("*.log"))
     if task_id:
         files = [path for path in files if path.relative_to(logs).as_posix() == f"{task_id}.log"]
@@ -307,6 +313,66 @@ def _run_json(run: Any) -> dict[str, Any]:
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
         "parameters": run.parameters,
     }
+
+
+@cli.group("db")
+def db_group() -> None:
+    """The metadata database's schema: see, check and upgrade it."""
+
+
+DB_URL = click.option("--url", help="SQLAlchemy URL of the database (default: the embedded SQLite in $SLUICEWAY_HOME).")
+
+
+def _db_engine(url: str | None) -> Any:
+    from sqlalchemy import create_engine
+
+    from .. import local
+
+    return create_engine(url or f"sqlite:///{local.home() / 'metadata.db'}")
+
+
+@db_group.command("current")
+@DB_URL
+def db_current(url: str | None) -> None:
+    """The schema version the database has, and the one this Sluiceway needs."""
+    from ..stores.sql import migrations
+
+    with _db_engine(url).connect() as connection:
+        click.echo(f"database: {migrations.current(connection) or 'none'}; this Sluiceway: {migrations.head()}")
+
+
+@db_group.command("check")
+@DB_URL
+def db_check(url: str | None) -> None:
+    """Exit 1 unless the database has the schema this Sluiceway needs."""
+    from ..stores.sql import migrations
+
+    with _db_engine(url).connect() as connection:
+        current = migrations.current(connection)
+    if current != migrations.head():
+        _fail(f"the database has schema {current or 'none'}; this Sluiceway needs {migrations.head()}: run `sluiceway db upgrade`")
+    click.echo(f"the database schema is current ({current})")
+
+
+@db_group.command("upgrade")
+@DB_URL
+def db_upgrade(url: str | None) -> None:
+    """Bring the database's schema up to this Sluiceway's, keeping every record."""
+    from ..stores.sql import SqlMetadataStore, migrations
+
+    target = url or f"sqlite:///{_db_home()}"
+    try:
+        SqlMetadataStore(target, upgrade=True)
+    except SluicewayError as error:
+        _fail(str(error))
+    click.echo(f"the database schema is at {migrations.head()}")
+
+
+def _db_home() -> Path:
+    from .. import local
+
+    local._make_folder(local.home())
+    return local.home() / "metadata.db"
 
 
 @cli.command("validate")

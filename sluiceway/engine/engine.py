@@ -258,7 +258,8 @@ class Engine:
             return True
         failed = next((up for up, outcome in zip(upstream.values(), outcomes, strict=True) if outcome is SkipReason.UPSTREAM_FAILED), None)
         if failed is not None and not exempt:
-            self._set_task(instance, T.SKIPPED, SkipReason.UPSTREAM_FAILED, f"'{failed.id}' failed")
+            why = f"'{failed.id}' failed" if failed.state == T.FAILED else f"'{failed.id}' did not run because a task before it failed"
+            self._set_task(instance, T.SKIPPED, SkipReason.UPSTREAM_FAILED, why)
             return True
         if self.stopping and not exempt:
             self._set_task(instance, T.SKIPPED, SkipReason.RUN_STOPPING, "the run is stopping after a failure")
@@ -415,6 +416,7 @@ class Engine:
         if outcome.succeeded:
             assert outcome.result is not None
             result = outcome.result
+            instance.message = ""  # an earlier attempt's failure is no longer the story
             instance.outputs = {
                 **{name: InputBinding(value=value) for name, value in result.values.items()},
                 **{name: InputBinding(value_uri=uri) for name, uri in result.spilled_values.items()},
