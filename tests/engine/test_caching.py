@@ -152,3 +152,20 @@ def test_a_miss_says_which_part_of_the_key_changed(home, cli):
     assert explain(second, "write") == f"miss: since run {first.run_id}, input 'text' changed"
     assert explain(second, "read") == f"miss: since run {first.run_id}, input 'data' changed"
     assert explain(third, "write") == f"hit: reused the outputs of {second.run_id}/write"
+
+
+@dsl.component
+def square(n: int) -> int:
+    return n * n
+
+
+def test_a_loop_whose_iterations_are_all_cached_still_ends():
+    @dsl.pipeline(name="cached-loop")
+    def cached_loop():
+        with dsl.ParallelFor([1, 2, 3, 4, 5], parallelism=2) as item:
+            square(n=item)
+
+    sluiceway.run(cached_loop)
+    again = sluiceway.run(cached_loop)  # it once waited forever: cached iterations finished without waking the loop
+    assert again.tasks["for-loop"].state == T.SUCCEEDED
+    assert {again.tasks[f"for-loop/{i}/square"].state for i in range(5)} == {T.CACHED}
