@@ -75,10 +75,6 @@ class Frame:
         for node in self.nodes:
             self.instances[node.name] = Instance(id=f"{self.prefix}{node.name}", node=node, frame=self)
 
-    @property
-    def done(self) -> bool:
-        return all(instance.done for instance in self.instances.values())
-
     def lookup(self, name: str) -> Instance | None:
         """The instance called `name` here or in an enclosing frame of the same graph."""
         frame: Frame | None = self

@@ -170,6 +170,8 @@ class SqlMetadataStore:
 
     def record_inputs(self, run_id: str, task_id: str, inputs: dict[str, InputBinding]) -> None:
         """Record the artifacts a task consumed (lineage)."""
+        if not any(binding.artifacts for binding in inputs.values()):
+            return  # no transaction: on SQLite each one takes the write lock, once per task
         with self._session() as session:
             for name, binding in inputs.items():
                 for ref in binding.artifacts:
