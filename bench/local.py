@@ -5,15 +5,19 @@
     python bench/local.py --json results.json --repeats 3   # each measurement 3 times, the median reported
 
 Every task is the same trivial Python function (`a + 1`), so what is measured is what it costs to run a task at all:
-the orchestrator's bookkeeping, starting a process, the executor's imports, passing the value on. Three ways run the
+the orchestrator's bookkeeping, starting a process, the executor's imports, passing the value on. Four ways run the
 same graphs side by side:
 
-- Sluiceway: `sluiceway.run(pipeline, arguments, max_parallel=2)`, each task an executor process, the run recorded in
-  SQLite under a temporary $SLUICEWAY_HOME.
+- Sluiceway: `sluiceway.run(pipeline, arguments, max_parallel=2)`, the run recorded in SQLite under a temporary
+  $SLUICEWAY_HOME. Each task is a process of its own, forked from the executor's fork server, which imports the
+  executor once per run.
+- Sluiceway spawn: the same with the fork server off (`SLUICEWAY_FORK_SERVER=0`): each task a fresh interpreter running
+  `python -m sluiceway.executor`, as a task with its own virtualenv (packages_to_install) always is.
 - kfp.local: `kfp.local.init(runner=kfp.local.SubprocessRunner(use_venv=False))`, then calling the pipeline function;
   each task a subprocess running kfp's executor.
 - the floor: a bare `python -c pass` spawned as many times (one after another for a chain, two at a time for the
-  fan-out), with the same interpreter the tasks use. No orchestrator can start a Python task for less.
+  fan-out), with the same interpreter the tasks use: what it costs to start a Python process at all. An orchestrator
+  that starts an interpreter per task cannot go below it; forking from a warm server can.
 
 Shapes: `chain` (task i consumes task i-1's output) and `fanout` (one `dsl.ParallelFor` over N items with
 `parallelism=2`, one task per item). Each (tool, shape, size) runs in a fresh worker subprocess that imports only its
@@ -53,9 +57,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-TOOLS = ("floor", "sluiceway", "scheduler", "kfp")
-"""`scheduler` is Sluiceway with the instant launcher."""
-TOOL_LABELS = {"floor": "floor", "sluiceway": "sluiceway", "scheduler": "sluiceway scheduler-only", "kfp": "kfp.local"}
+TOOLS = ("floor", "sluiceway", "spawn", "scheduler", "kfp")
+"""`spawn` is Sluiceway with its fork server off (a fresh interpreter per task); `scheduler` is Sluiceway with the instant launcher."""
+TOOL_LABELS = {
+    "floor": "floor",
+    "sluiceway": "sluiceway",
+    "spawn": "sluiceway spawn",
+    "scheduler": "sluiceway scheduler-only",
+    "kfp": "kfp.local",
+}
 PARALLELISM = 2
 """Sluiceway's max_parallel everywhere, and the fan-out's ParallelFor(parallelism=...) for every tool."""
 WARMUP_TASKS = 3
@@ -192,6 +202,9 @@ class InstantLauncher:
         threading.Thread(target=on_end, args=(outcome,), daemon=True).start()
         return _Finished()
 
+    def close(self) -> None:
+        pass
+
 
 def _instant_outputs(spec: Any) -> dict[str, Any]:
     """What `step` would return for the spec's input `a`, so that chains and their checks work as with real tasks."""
@@ -200,9 +213,11 @@ def _instant_outputs(spec: Any) -> dict[str, Any]:
     return {output.name: (value if isinstance(value, int) else 0) + 1 for output in spec.component.outputs}
 
 
-def sluiceway_worker(shape: str, size: int, options: argparse.Namespace, *, instant: bool) -> dict[str, Any]:
+def sluiceway_worker(shape: str, size: int, options: argparse.Namespace, *, instant: bool, spawn: bool = False) -> dict[str, Any]:
     home = tempfile.mkdtemp(prefix="sluiceway-bench-home-")
     os.environ["SLUICEWAY_HOME"] = home  # before sluiceway is imported: a fresh, private home for this worker
+    if spawn:
+        os.environ["SLUICEWAY_FORK_SERVER"] = "0"
     import sluiceway
     from sluiceway import dsl
 
@@ -312,8 +327,8 @@ def kfp_worker(shape: str, size: int, options: argparse.Namespace) -> dict[str, 
 def run_worker(tool: str, shape: str, size: int, options: argparse.Namespace) -> dict[str, Any]:
     if tool == "floor":
         return floor_worker(shape, size, options)
-    if tool in ("sluiceway", "scheduler"):
-        return sluiceway_worker(shape, size, options, instant=tool == "scheduler")
+    if tool in ("sluiceway", "spawn", "scheduler"):
+        return sluiceway_worker(shape, size, options, instant=tool == "scheduler", spawn=tool == "spawn")
     return kfp_worker(shape, size, options)
 
 
@@ -561,8 +576,10 @@ def run_parent(options: argparse.Namespace) -> int:
         "case",
         "floor",
         "sluiceway",
+        "slw spawn",
         "kfp.local",
         "slw/floor",
+        "spawn/floor",
         "kfp/floor",
         "slw/kfp",
         "slw scheduler-only",
@@ -571,14 +588,16 @@ def run_parent(options: argparse.Namespace) -> int:
     ]
     rows = []
     for case in cases:
-        floor, slw, kfp = (per_task(results, tool, case) for tool in ("floor", "sluiceway", "kfp"))
+        floor, slw, spawn, kfp = (per_task(results, tool, case) for tool in ("floor", "sluiceway", "spawn", "kfp"))
         rows.append(
             [
                 case.name,
                 cell(results.get(("floor", case.shape, case.size))),
                 cell(results.get(("sluiceway", case.shape, case.size))),
+                cell(results.get(("spawn", case.shape, case.size))),
                 cell(results.get(("kfp", case.shape, case.size))),
                 ratio_text(ratio(slw, floor)),
+                ratio_text(ratio(spawn, floor)),
                 ratio_text(ratio(kfp, floor)),
                 ratio_text(ratio(slw, kfp)),
                 cell(results.get(("scheduler", case.shape, case.size))),
@@ -616,7 +635,9 @@ def run_parent(options: argparse.Namespace) -> int:
 
     print()
     print("floor: a bare `python -c pass` per task with the same interpreter (one after another for a chain, 2 at a time for")
-    print("a fan-out). scheduler-only: sluiceway.run with an instant launcher (no processes), i.e. the orchestrator's own work.")
+    print("a fan-out). sluiceway forks each task from its fork server (the executor imported once per run); sluiceway spawn")
+    print("starts a fresh interpreter per task (SLUICEWAY_FORK_SERVER=0), as a task with its own virtualenv does.")
+    print("scheduler-only: sluiceway.run with an instant launcher (no processes), i.e. the orchestrator's own work.")
     print("Peak RSS: the worker process that orchestrates (getrusage ru_maxrss: interpreter, imports and a warm-up run")
     print("included, task processes not); 'RSS before run' is its value after the warm-up.")
     kfp_component = "components pip-install kfp in every task (kfp's default)" if options.kfp_install else "install_kfp_package=False"

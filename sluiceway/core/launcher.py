@@ -46,3 +46,6 @@ class Launcher(Protocol):
         on_end: Callable[[AttemptOutcome], None],
     ) -> Attempt:
         """Start the executor on `spec` (already written to `spec_path`); call `on_end` once when it ends."""
+
+    def close(self) -> None:
+        """Release what the launcher holds for the run (a fork server, a watch); called once, when the run has ended."""

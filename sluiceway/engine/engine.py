@@ -115,6 +115,12 @@ class Engine:
     # --- public -------------------------------------------------------------------------------
 
     def run(self) -> RunReport:
+        try:
+            return self._run()
+        finally:
+            self.launcher.close()
+
+    def _run(self) -> RunReport:
         self._set_run(RunState.RUNNING)
         while True:
             self._advance()

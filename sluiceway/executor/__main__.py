@@ -1,5 +1,7 @@
 """`python -m sluiceway.executor SPEC.json`: run one attempt of one task.
 
+(`python -m sluiceway.executor --serve FD` is the fork server the local launcher uses; see forkserver.py.)
+
 Exit status: 0 the attempt succeeded; 1 the component failed (its code raised, or its
 command exited non-zero); 2 the task spec is unusable; 3 the component broke its output
 contract (an output missing, of the wrong type, or not storable). The result file is
@@ -21,6 +23,10 @@ EXIT_CODES = {"user_code": 1, "spec": 2, "outputs": 3}
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    if len(args) == 2 and args[0] == "--serve" and args[1].isdigit():
+        from .forkserver import main as serve
+
+        return serve(int(args[1]))
     if len(args) != 1 or args[0].startswith("-"):
         print("usage: python -m sluiceway.executor SPEC.json", file=sys.stderr)
         return EXIT_CODES["spec"]

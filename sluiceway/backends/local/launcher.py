@@ -1,30 +1,50 @@
-"""Attempts as local processes: the executor in a process group of its own, one per attempt."""
+"""Attempts as local processes: the executor in a process group of its own, one per attempt.
+
+Attempts are forked from the executor's fork server (see forking.py), which has the executor
+already imported; an attempt that needs another interpreter (a task's own virtualenv), or
+any attempt when the fork server is off or unavailable, starts `python -m sluiceway.executor`.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 import msgspec
 
 from ...core.ir import PythonFunction
 from ...core.launcher import AttemptOutcome
 from ...core.task_spec import TaskResult, TaskSpec
+from .forking import ForkServer, ForkServerGone
 from .venvs import python_for
 
 GRACE_SECONDS = 5.0
 """Between SIGTERM and SIGKILL, for an attempt asked to stop."""
+FORK_SERVER_ENV = "SLUICEWAY_FORK_SERVER"
+"""Set to 0 to start every attempt as a fresh interpreter."""
+
+
+class Process(Protocol):
+    """What a launcher needs of an attempt's process: a subprocess.Popen or a ForkedProcess."""
+
+    @property
+    def pid(self) -> int: ...
+
+    def poll(self) -> int | None: ...
+
+    def wait(self) -> int | None: ...
 
 
 class LocalAttempt:
-    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+    def __init__(self, process: Process) -> None:
         self.process = process
         self.stop_reason: str | None = None
         self._lock = threading.Lock()
@@ -55,11 +75,24 @@ class LocalLauncher:
     its log file.
     """
 
-    def __init__(self, *, python: str = sys.executable, echo: IO[str] | None = None, venv_root: Path | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        python: str = sys.executable,
+        echo: IO[str] | None = None,
+        venv_root: Path | None = None,
+        fork_server: bool | None = None,
+    ) -> None:
         self.python = python
         self.echo = echo
         self.venv_root = venv_root
         """Where virtualenvs for tasks' packages_to_install are kept; None: packages are not installed."""
+        if fork_server is None:
+            fork_server = os.environ.get(FORK_SERVER_ENV, "1") != "0"
+        self.fork_server = fork_server and hasattr(os, "fork") and hasattr(socket, "send_fds")
+        """Fork attempts from a fork server (POSIX only) instead of starting an interpreter for each."""
+        self._server: ForkServer | None = None
+        self._server_lock = threading.Lock()
 
     def launch(
         self,
@@ -71,16 +104,47 @@ class LocalLauncher:
         on_end: Callable[[AttemptOutcome], None],
     ) -> LocalAttempt:
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        process = subprocess.Popen(
-            [self._python_for(spec), "-m", "sluiceway.executor", str(spec_path)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
+        output, output_for_process = os.pipe()
+        try:
+            process = self._start(spec, spec_path, output_for_process)
+        except BaseException:
+            os.close(output)
+            raise
+        finally:
+            os.close(output_for_process)
+        attempt = LocalAttempt(process)
+        reader = open(output, "rb")  # noqa: SIM115 (the watcher thread closes it)
+        threading.Thread(target=self._watch, args=(attempt, spec, reader, log_path, timeout_seconds, on_end), daemon=True).start()
+        return attempt
+
+    def close(self) -> None:
+        """Stop the fork server, if one was started (attempts still running go on)."""
+        with self._server_lock:
+            server, self._server = self._server, None
+        if server is not None:
+            server.close()
+
+    def _start(self, spec: TaskSpec, spec_path: Path, output_fd: int) -> Process:
+        python = self._python_for(spec)
+        if self.fork_server and python == self.python:
+            try:
+                return self._fork_server().start(spec_path, output_fd, env=dict(os.environ), cwd=os.getcwd())
+            except ForkServerGone:
+                with self._server_lock:
+                    self.fork_server = False  # it does not come back: the rest of the run starts interpreters
+        return subprocess.Popen(
+            [python, "-m", "sluiceway.executor", str(spec_path)],
+            stdout=output_fd,
+            stderr=output_fd,
             stdin=subprocess.DEVNULL,
             start_new_session=True,  # its own process group, so that stopping it stops its children too
         )
-        attempt = LocalAttempt(process)
-        threading.Thread(target=self._watch, args=(attempt, spec, log_path, timeout_seconds, on_end), daemon=True).start()
-        return attempt
+
+    def _fork_server(self) -> ForkServer:
+        with self._server_lock:
+            if self._server is None:
+                self._server = ForkServer(self.python)
+            return self._server
 
     def _python_for(self, spec: TaskSpec) -> str:
         implementation = spec.component.implementation
@@ -92,6 +156,7 @@ class LocalLauncher:
         self,
         attempt: LocalAttempt,
         spec: TaskSpec,
+        output: IO[bytes],
         log_path: Path,
         timeout_seconds: float | None,
         on_end: Callable[[AttemptOutcome], None],
@@ -100,9 +165,8 @@ class LocalLauncher:
         if timer:
             timer.daemon = True
             timer.start()
-        assert attempt.process.stdout is not None
-        with open(log_path, "ab") as log:
-            for line in attempt.process.stdout:
+        with output, open(log_path, "ab") as log:
+            for line in output:
                 log.write(line)
                 log.flush()
                 if self.echo is not None:
@@ -114,7 +178,7 @@ class LocalLauncher:
         on_end(_outcome(attempt, spec, exit_code, timeout_seconds))
 
 
-def _outcome(attempt: LocalAttempt, spec: TaskSpec, exit_code: int, timeout_seconds: float | None) -> AttemptOutcome:
+def _outcome(attempt: LocalAttempt, spec: TaskSpec, exit_code: int | None, timeout_seconds: float | None) -> AttemptOutcome:
     if attempt.stop_reason == "timed_out":
         return AttemptOutcome(
             end="timed_out", exit_code=exit_code, message=f"the attempt ran longer than its timeout of {timeout_seconds:g} s"
@@ -124,6 +188,8 @@ def _outcome(attempt: LocalAttempt, spec: TaskSpec, exit_code: int, timeout_seco
     try:
         result = msgspec.json.decode(Path(spec.result_path).read_bytes(), type=TaskResult)
     except (OSError, msgspec.DecodeError, msgspec.ValidationError):
+        if exit_code is None:
+            return AttemptOutcome(end="lost", message="the executor left no result, and the fork server that started it ended first")
         killed = f" (killed by signal {-exit_code})" if exit_code < 0 else ""
         return AttemptOutcome(
             end="lost", exit_code=exit_code, message=f"the executor ended with status {exit_code}{killed} and left no result"
