@@ -31,7 +31,7 @@ def node_name_problem(name: str) -> str | None:
 def io_name_problem(name: str) -> str | None:
     """Why `name` cannot name a parameter, input or output; None if it can."""
     if len(name) > MAX_NAME_LENGTH:
-        return f"name '{name}' is longer than {MAX_NAME_LENGTH} characters"
+        return f"name '{name}' is {len(name)} characters long; Kubernetes backends allow at most {MAX_NAME_LENGTH}"
     if not IO_NAME.match(name):
         return (
             f"name '{name}' cannot be used by Kubernetes backends: use letters, digits and '_', "

@@ -59,6 +59,12 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _SECRET_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 _INPUT_PLACEHOLDERS = (InputValuePlaceholder, InputPathPlaceholder, InputUriPlaceholder, IfPresentPlaceholder)
 _ORDERING = ("<", "<=", ">", ">=")
+_NULL = "null"
+"""The kind of a `null` constant, in comparisons."""
+_NEVER_ORDERED = frozenset({"list", "dict", "bool", _NULL})
+_ORDER_GROUP = {"int": "number", "float": "number", "str": "str"}
+
+_DEFAULT_SETTINGS = TaskSettings()
 
 Scope = tuple[str, ...]
 """The names of the groups enclosing a node, outermost first."""
@@ -293,6 +299,8 @@ class _Checker:
             for input_name, argument in task.arguments.items():
                 self._argument_type(context, consumer, argument, f"arguments.{input_name}")
             return
+        if isinstance(component.implementation, Graph):
+            self._check_nested_pipeline_settings(task, site)
         for input_name, argument in task.arguments.items():
             spec = component.input(input_name)
             where = f"arguments.{input_name}"
@@ -306,6 +314,17 @@ class _Checker:
         for spec in component.inputs:
             if spec.required and spec.name not in task.arguments:
                 self.report(site, f"missing required input '{spec.name}' of component '{task.component}'", f"arguments.{spec.name}")
+
+    def _check_nested_pipeline_settings(self, task: Task, site: _Site) -> None:
+        """GRP-5: of a nested-pipeline task's settings only display_name applies; any other makes a backend refuse the run."""
+        for name in TaskSettings.__struct_fields__:
+            if name != "display_name" and getattr(task.settings, name) != getattr(_DEFAULT_SETTINGS, name):
+                self.report(
+                    site,
+                    f"task '{task.name}' runs the nested pipeline '{task.component}': only display_name applies to it (GRP-5), "
+                    "and a backend refuses a run that sets anything else; set it on the tasks inside the nested pipeline",
+                    f"settings.{name}",
+                )
 
     def _check_settings(self, settings: TaskSettings, site: _Site) -> None:
         def bad(message: str, where: str) -> None:
@@ -359,14 +378,20 @@ class _Checker:
 
     def _check_comparison(self, context: _Graph, consumer: _Consumer, comparison: Comparison, where: str) -> None:
         # The group evaluates its comparisons from the scope it sits in.
-        kinds = []
+        kinds: list[str | None] = []
         for side, argument in (("left", comparison.left), ("right", comparison.right)):
             kind = self._argument_type(context, consumer, argument, f"{where}.{side}")
             if kind and not (types.is_parameter(kind) or kind in (types.ANY_PARAMETER, types.ANY)):
                 self.report(consumer.site, f"a condition can only compare parameters, not {_a(kind)}", f"{where}.{side}")
+                kind = None
+            if isinstance(argument, Constant) and argument.value is None:
+                kind = _NULL
             kinds.append(kind)
-        if comparison.op in _ORDERING and any(k in ("list", "dict", "bool") for k in kinds):
-            self.report(consumer.site, f"'{comparison.op}' cannot order {' and '.join(str(k) for k in kinds)} values", where)
+        if comparison.op in _ORDERING and _never_ordered(kinds[0], kinds[1]):
+            # CND-3: an ordering is defined between two numbers or two strings; any other pair
+            # is a ConditionError when the condition runs. `==` and `!=` take any pair.
+            described = " and ".join(_operand(kind) for kind in kinds if kind is not None)
+            self.report(consumer.site, f"'{comparison.op}' orders two numbers or two strings (CND-3), not {described}", where)
 
     def _check_loop(self, context: _Graph, consumer: _Consumer, loop: Loop) -> None:
         if loop.parallelism < 0:
@@ -547,6 +572,24 @@ def _common_prefix(a: Scope, b: Scope) -> Scope:
     while n < min(len(a), len(b)) and a[n] == b[n]:
         n += 1
     return a[:n]
+
+
+def _never_ordered(left: str | None, right: str | None) -> bool:
+    """Whether `<`, `<=`, `>`, `>=` fail on these declared kinds whatever the values (CND-3, CND-4).
+
+    Unknown kinds (a broken reference, a loop item of a list known only at run time) and
+    untyped (`Any`) ones, which are converted to the other side's kind, are not held against
+    the comparison, except that no conversion makes a list, a mapping, a bool or null orderable.
+    """
+    if left in _NEVER_ORDERED or right in _NEVER_ORDERED:
+        return True
+    groups = (_ORDER_GROUP.get(left or ""), _ORDER_GROUP.get(right or ""))
+    return None not in groups and groups[0] != groups[1]
+
+
+def _operand(kind: str) -> str:
+    """A comparison operand's kind, for messages."""
+    return {_NULL: "null", types.ANY: "an untyped value"}.get(kind) or _a(kind)
 
 
 def _a(type_name: str) -> str:

@@ -386,3 +386,139 @@ def test_an_untyped_parameter_can_be_compared():
             make_number()
 
     assert compiler.compile_pipeline(flip).parameters[0].type == "Any"
+
+
+# --- comparisons that can never be made (CND-3) --------------------------------------------------
+
+
+def test_ordering_a_str_against_an_int_is_rejected():
+    @dsl.pipeline(name="mixed")
+    def mixed(limit: int = 3):
+        text = make_text()
+        with dsl.If(text.output < 3):  # @str-lt-int
+            make_number()
+        with dsl.If(limit >= text.output):  # @int-ge-str
+            make_number()
+
+    found = problems_of(mixed)
+    assert len(found) == 2
+    first, second = found
+    assert line_of("str-lt-int") in first and "pipeline 'mixed'" in first and "task 'condition'" in first
+    assert "field 'branches[0].when'" in first
+    assert "'<' orders two numbers or two strings (CND-3), not a str and an int" in first
+    assert line_of("int-ge-str") in second and "task 'condition-2'" in second
+    assert "'>=' orders two numbers or two strings (CND-3), not an int and a str" in second
+
+
+def test_ordering_a_str_loop_item_against_a_float_in_an_elif_is_rejected():
+    @dsl.pipeline(name="mixed")
+    def mixed():
+        with dsl.ParallelFor(["a", "b"]) as letter:
+            with dsl.If(letter == "a"):  # @item-if
+                make_number()
+            with dsl.Elif(letter > 0.5):
+                make_number()
+
+    (problem,) = problems_of(mixed)
+    assert line_of("item-if") in problem and "field 'branches[1].when'" in problem
+    assert "'>' orders two numbers or two strings (CND-3), not a str and a float" in problem
+
+
+def test_ordering_against_null_is_rejected():
+    @dsl.pipeline(name="null")
+    def null():
+        with dsl.If(make_number().output <= None):  # @le-null
+            make_number()
+
+    (problem,) = problems_of(null)
+    assert line_of("le-null") in problem and "'<=' orders two numbers or two strings (CND-3), not an int and null" in problem
+
+
+def test_comparisons_that_can_be_made_are_accepted():
+    @dsl.component
+    def make_ratio() -> float:
+        return 0.5
+
+    @dsl.pipeline(name="fine")
+    def fine(rows: list, limit: int = 3, name: str = "a", untyped=1):
+        text, number, ratio = make_text(), make_number(), make_ratio()
+        with dsl.If(text.output == 3):  # kinds differ: false, never an error (CND-3)
+            make_number()
+        with dsl.If(number.output != "3"):
+            make_number()
+        with dsl.If(ratio.output < limit):  # two numbers
+            make_number()
+        with dsl.If(text.output >= name):  # two strings
+            make_number()
+        with dsl.If(untyped < "b"):  # untyped: converted at run time (CND-4)
+            make_number()
+        with dsl.If(number.output == None):  # noqa: E711  equality with null is defined
+            make_number()
+        with dsl.ParallelFor(rows) as row:  # items of unknown kinds
+            with dsl.If(row < 3):
+                make_number()
+
+    assert compiler.compile_pipeline(fine).name == "fine"
+
+
+# --- settings of a task that runs a nested pipeline (GRP-5) -----------------------------------------
+
+
+@dsl.pipeline(name="inner")
+def inner(a: int) -> int:
+    return add(a=a).output
+
+
+def test_settings_on_a_nested_pipeline_task_are_rejected():
+    @dsl.pipeline(name="outer")
+    def outer():
+        inner(a=1).set_retry(2).set_memory_limit("1Gi").set_env_variable("MODE", "fast")  # @nested-settings
+
+    found = problems_of(outer)
+    assert len(found) == 3
+    assert all(line_of("nested-settings") in p and "pipeline 'outer'" in p and "task 'inner'" in p for p in found)
+    for where in ("settings.retry", "settings.resources", "settings.env"):
+        (problem,) = [p for p in found if f"field '{where}'" in p]
+        assert "task 'inner' runs the nested pipeline 'inner': only display_name applies to it (GRP-5)" in problem
+
+
+def test_a_nested_pipeline_task_inside_a_nested_pipeline_is_checked_too():
+    @dsl.pipeline(name="middle")
+    def middle(a: int) -> int:
+        return inner(a=a).set_caching_options(False).output  # @inner-caching
+
+    @dsl.pipeline(name="outer")
+    def outer():
+        middle(a=1).set_timeout(60)  # @middle-timeout
+
+    found = problems_of(outer)
+    assert len(found) == 2
+    inner_problem, middle_problem = sorted(found, key=lambda p: "component 'middle'" not in p)
+    assert line_of("inner-caching") in inner_problem
+    assert "pipeline 'outer', component 'middle', task 'inner', field 'settings.caching'" in inner_problem
+    assert line_of("middle-timeout") in middle_problem and "field 'settings.timeout_seconds'" in middle_problem
+
+
+def test_a_display_name_on_a_nested_pipeline_task_is_accepted():
+    @dsl.pipeline(name="outer")
+    def outer():
+        inner(a=1).set_display_name("Inner pipeline")
+
+    assert compiler.compile_pipeline(outer).name == "outer"
+
+
+# --- name lengths (IR name rules; backends cut and hash longer engine names, ART-9) ---------------
+
+
+def test_a_63_character_node_name_is_accepted_and_the_backends_make_room_for_suffixes():
+    assert find_problems(document(first="a" * 63, second="b" * 63, argument="{kind: constant, value: x}")) == []
+
+
+def test_a_name_that_is_too_long_reports_the_limit_and_its_length():
+    (node,) = map(str, find_problems(document(second="b" * 70, argument="{kind: constant, value: x}")))
+    assert "is 70 characters long; Kubernetes backends allow at most 63" in node and "field 'name'" in node
+    text = MINIMAL.format(name="hand", first="first", second="second", argument="{kind: constant, value: x}")
+    text = text.replace("outputs: [{name: out, type: str}]", f"outputs: [{{name: out, type: str}}, {{name: {'o' * 64}, type: str}}]")
+    (output,) = map(str, find_problems(loads(text)))
+    assert f"component 'echo', field 'outputs.{'o' * 64}'" in output
+    assert "is 64 characters long; Kubernetes backends allow at most 63" in output
