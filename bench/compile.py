@@ -24,23 +24,44 @@ from __future__ import annotations
 
 import argparse
 import gc
-import importlib.util
-import json
 import os
-import platform
 import random
-import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import typing
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script from any folder: bench/common.py imports as `common`
+from common import (
+    Target,
+    WorkerProcesses,
+    add_json_option,
+    add_strict_option,
+    add_timeout_option,
+    add_worker_options,
+    argument_parser,
+    duration_text,
+    exit_code,
+    max_rss_kib,
+    mib_text,
+    packages_importable,
+    platform_summary,
+    print_targets,
+    ratio,
+    ratio_text,
+    render_table,
+    resolve_annotations,
+    source_revision,
+    tool_versions,
+    write_json_report,
+    write_worker_result,
+)
 
 TOOLS = ("sluiceway", "kfp")
 SHAPES = ("chain", "fanout", "random")
@@ -136,19 +157,6 @@ def make_pipeline_func(plan: Plan, component: Callable[..., Any]) -> Callable[..
     return resolve_annotations(synthetic)
 
 
-def resolve_annotations(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Replace string annotations (from `from __future__ import annotations`) with the types.
-
-    kfp reads `inspect.signature` annotations as they are and rejects the string 'int'; Sluiceway
-    resolves them either way. Both tools get the resolved function.
-    """
-    hints = typing.get_type_hints(func)
-    if hints.get("return") is type(None):
-        hints["return"] = None  # kfp takes a NoneType return for an artifact; `-> None` means no outputs
-    func.__annotations__ = hints
-    return func
-
-
 # --- Tool adapters (imported only inside the worker) --------------------------------------------------
 
 
@@ -215,12 +223,6 @@ ADAPTERS: dict[str, Callable[[], Adapter]] = {"sluiceway": sluiceway_adapter, "k
 # --- Worker: one (tool, shape, size) in a fresh process -------------------------------------------------
 
 
-def max_rss_kib() -> int:
-    """This process's peak resident set size in KiB (Linux reports ru_maxrss in KiB, macOS in bytes)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak // 1024 if sys.platform == "darwin" else peak
-
-
 def run_worker(tool: str, shape: str, size: int, repeats: int, seed: int, verify: bool) -> dict[str, Any]:
     warnings.simplefilter("ignore")  # kfp warns about base images and the like; the numbers are what matter here
     adapter = ADAPTERS[tool]()
@@ -281,29 +283,18 @@ class Measurement:
     detail: str = ""
 
 
-def measure(tool: str, shape: str, size: int, repeats: int, seed: int, verify: bool, timeout: float) -> Measurement:
-    command = [
-        sys.executable,
-        os.path.abspath(__file__),
-        "--worker",
-        tool,
-        shape,
-        str(size),
-        "--repeats",
-        str(repeats),
-        "--seed",
-        str(seed),
-    ]
+def measure(
+    workers: WorkerProcesses, tool: str, shape: str, size: int, repeats: int, seed: int, verify: bool, timeout: float
+) -> Measurement:
+    arguments = [tool, shape, str(size), "--repeats", str(repeats), "--seed", str(seed)]
     if not verify:
-        command.append("--no-verify")
-    try:
-        completed = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
+        arguments.append("--no-verify")
+    outcome = workers.run(arguments, timeout)
+    if outcome.status == "timeout":
         return Measurement(tool, shape, size, "timeout", repeats, detail=f"over {timeout:.0f} s for warm-up + {repeats} repeats")
-    if completed.returncode != 0:
-        lines = completed.stderr.strip().splitlines() or [f"exit code {completed.returncode}"]
-        return Measurement(tool, shape, size, "error", repeats, detail=lines[-1])
-    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    if outcome.result is None:
+        return Measurement(tool, shape, size, "error", repeats, detail=outcome.error)
+    result = outcome.result
     return Measurement(
         tool,
         shape,
@@ -330,60 +321,14 @@ def machine_floor(runs: int) -> float:
     return statistics.median(times)
 
 
-def source_revision() -> str | None:
-    """The git commit of the sluiceway checkout being measured, with '+dirty' for local changes; None outside git."""
-    import sluiceway
-
-    root = Path(sluiceway.__file__).resolve().parent.parent
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "sluiceway"], cwd=root, capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return head + ("+dirty" if dirty else "")
-
-
-def seconds_text(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return f"{value * 1000:.1f} ms" if value < 1 else f"{value:.2f} s"
-
-
-def mib_text(kib: int | None) -> str:
-    return "-" if kib is None else f"{kib / 1024:.0f} MiB"
-
-
 def cell(measurement: Measurement) -> str:
     """A tool's time column: the median, or why there is none."""
     if measurement.status == "ok":
         flag = "" if measurement.verified in (True, None) else " (WRONG GRAPH)"
-        return seconds_text(measurement.median_s) + flag
+        return duration_text(measurement.median_s) + flag
     if measurement.status == "skipped":
         return "skipped (over limit)"
     return "timed out" if measurement.status == "timeout" else measurement.status
-
-
-def ratio(numerator: float | None, denominator: float | None) -> float | None:
-    return numerator / denominator if numerator is not None and denominator else None
-
-
-def render_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(headers[i]), *(len(row[i]) for row in rows)) for i in range(len(headers))]
-    lines = ["  ".join(h.ljust(w) if i < 2 else h.rjust(w) for i, (h, w) in enumerate(zip(headers, widths, strict=True)))]
-    lines.append("  ".join("-" * w for w in widths))
-    for row in rows:
-        lines.append("  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))))
-    return "\n".join(lines)
-
-
-@dataclass
-class Target:
-    name: str
-    verdict: str
-    """PASS, FAIL, or N/A when a measurement it needs is missing."""
-    detail: str
 
 
 def evaluate_targets(results: dict[tuple[str, str, int], Measurement], shapes: Sequence[str]) -> list[Target]:
@@ -399,7 +344,7 @@ def evaluate_targets(results: dict[tuple[str, str, int], Measurement], shapes: S
         targets.append(Target(name, "N/A", "kfp or sluiceway not measured for a 1000-task chain"))
     else:
         verdict = "PASS" if speedup >= TARGET_SPEEDUP_AT_1000 else "FAIL"
-        targets.append(Target(name, verdict, f"kfp {seconds_text(kfp_1000)} / sluiceway {seconds_text(slw_1000)} = {speedup:.1f}x"))
+        targets.append(Target(name, verdict, f"kfp {duration_text(kfp_1000)} / sluiceway {duration_text(slw_1000)} = {speedup:.1f}x"))
 
     slw_10000 = median("sluiceway", "chain", 10000)
     scaling = ratio(slw_10000, slw_1000)
@@ -408,7 +353,7 @@ def evaluate_targets(results: dict[tuple[str, str, int], Measurement], shapes: S
         targets.append(Target(name, "N/A", "sluiceway not measured for both 1000 and 10000 tasks"))
     else:
         verdict = "PASS" if scaling <= TARGET_SCALING_10000_OVER_1000 else "FAIL"
-        targets.append(Target(name, verdict, f"{seconds_text(slw_10000)} / {seconds_text(slw_1000)} = {scaling:.1f}x"))
+        targets.append(Target(name, verdict, f"{duration_text(slw_10000)} / {duration_text(slw_1000)} = {scaling:.1f}x"))
 
     for shape in shapes:
         name = f"sluiceway peak RSS below kfp's, {shape}, at the largest size kfp ran"
@@ -426,9 +371,7 @@ def evaluate_targets(results: dict[tuple[str, str, int], Measurement], shapes: S
 
 
 def run_parent(args: argparse.Namespace) -> int:
-    missing = [tool for tool in TOOLS if importlib.util.find_spec(tool) is None]
-    if missing:
-        print(f"cannot import {', '.join(missing)}: run `make bench`, or `pip install -e '.[bench]'` in a virtualenv", file=sys.stderr)
+    if not packages_importable():
         return 2
     sizes: tuple[int, ...] = tuple(args.sizes) if args.sizes else (QUICK_SIZES if args.quick else FULL_SIZES)
     repeats_by_size = QUICK_REPEATS if args.quick else FULL_REPEATS
@@ -442,24 +385,26 @@ def run_parent(args: argparse.Namespace) -> int:
         fitting = [count for limit, count in sorted(table.items()) if size <= limit]
         return fitting[0] if fitting else min(table.values())
 
-    print(f"Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs; {sys.executable}", flush=True)
+    print(f"{platform_summary()}; {sys.executable}", flush=True)
     floor = machine_floor(FLOOR_RUNS)
-    print(f"machine floor: median of {FLOOR_RUNS} bare `python -c pass` subprocesses = {seconds_text(floor)}", flush=True)
+    print(f"machine floor: median of {FLOOR_RUNS} bare `python -c pass` subprocesses = {duration_text(floor)}", flush=True)
 
     results: dict[tuple[str, str, int], Measurement] = {}
-    for shape in shapes:
-        for size in sizes:
-            for tool in TOOLS:
-                repeats = repeats_for(tool, size)
-                if tool == "kfp" and size > args.max_kfp_tasks:
-                    found = Measurement(tool, shape, size, "skipped", detail=f"over --max-kfp-tasks {args.max_kfp_tasks}")
-                else:
-                    found = measure(tool, shape, size, repeats, args.seed, not args.no_verify, args.timeout)
-                results[tool, shape, size] = found
-                note = seconds_text(found.median_s) if found.status == "ok" else f"{found.status} {found.detail}"
-                print(f"  {tool:<9} {shape:<6} {size:>6} tasks x{found.repeats}: {note}", file=sys.stderr, flush=True)
+    with tempfile.TemporaryDirectory(prefix="sluiceway-bench-compile-") as scratch:
+        workers = WorkerProcesses(os.path.abspath(__file__), Path(scratch))
+        for shape in shapes:
+            for size in sizes:
+                for tool in TOOLS:
+                    repeats = repeats_for(tool, size)
+                    if tool == "kfp" and size > args.max_kfp_tasks:
+                        found = Measurement(tool, shape, size, "skipped", detail=f"over --max-kfp-tasks {args.max_kfp_tasks}")
+                    else:
+                        found = measure(workers, tool, shape, size, repeats, args.seed, not args.no_verify, args.timeout)
+                    results[tool, shape, size] = found
+                    note = duration_text(found.median_s) if found.status == "ok" else f"{found.status} {found.detail}"
+                    print(f"  {tool:<9} {shape:<6} {size:>6} tasks x{found.repeats}: {note}", file=sys.stderr, flush=True)
 
-    versions = {tool: next((m.version for (t, _, _), m in results.items() if t == tool and m.version), "?") for tool in TOOLS}
+    versions = tool_versions(results, TOOLS)
     headers = ["shape", "tasks", "runs slw/kfp", "sluiceway", "kfp", "kfp/slw", "slw/floor", "slw peak RSS", "kfp peak RSS"]
     rows: list[list[str]] = []
     for shape in shapes:
@@ -474,8 +419,8 @@ def run_parent(args: argparse.Namespace) -> int:
                     f"{slw.repeats}/{kfp.repeats if kfp.status != 'skipped' else '-'}",
                     cell(slw),
                     cell(kfp),
-                    "-" if speedup is None else f"{speedup:.1f}x",
-                    "-" if over_floor is None else f"{over_floor:.2f}x",
+                    ratio_text(speedup, digits=1),
+                    ratio_text(over_floor),
                     mib_text(slw.peak_rss_kib),
                     mib_text(kfp.peak_rss_kib),
                 ]
@@ -484,11 +429,11 @@ def run_parent(args: argparse.Namespace) -> int:
     print(
         f"Median wall time of dsl.pipeline(func) + Compiler().compile(pipeline, path) (sluiceway {versions['sluiceway']}, kfp {versions['kfp']})"
     )
-    print(render_table(headers, rows))
+    print(render_table(headers, rows, left_columns=2))
     print()
     print("Peak RSS: each (tool, shape, size) runs in a fresh subprocess importing only that tool; the value is the worker's")
     print("getrusage(RUSAGE_SELF).ru_maxrss after its compiles (interpreter and imports included, output verification excluded).")
-    print(f"slw/floor: sluiceway's in-process compile time over the machine floor ({seconds_text(floor)}, a bare `python -c pass`).")
+    print(f"slw/floor: sluiceway's in-process compile time over the machine floor ({duration_text(floor)}, a bare `python -c pass`).")
     problems = [m for m in results.values() if m.status in ("error", "timeout") or m.verified is False]
     for m in problems:
         what = "compiled a graph that differs from the plan" if m.verified is False else f"{m.status}: {m.detail}"
@@ -501,38 +446,26 @@ def run_parent(args: argparse.Namespace) -> int:
             print(f"sluiceway {shape} 10000/1000 time ratio: {scaling:.1f}x (linear would be 10x)")
 
     targets = evaluate_targets(results, shapes)
-    print()
-    for target in targets:
-        print(f"{target.verdict}: {target.name} ({target.detail})")
+    print_targets(targets)
 
     if args.json:
-        report = {
-            "python": platform.python_version(),
-            "machine": platform.machine(),
-            "cpus": os.cpu_count(),
+        details = {
             "versions": versions,
             "sluiceway_revision": source_revision(),
             "floor_s": floor,
             "max_kfp_tasks": args.max_kfp_tasks,
             "seed": args.seed,
-            "peak_memory": "worker getrusage(RUSAGE_SELF).ru_maxrss in KiB, fresh subprocess per measurement",
-            "results": [asdict(m) for m in results.values()],
-            "targets": [asdict(t) for t in targets],
         }
-        Path(args.json).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-        print(f"\nwrote {args.json}")
+        write_json_report(args.json, details, results.values(), targets)
 
-    if any(m.status == "error" or m.verified is False for m in problems):
-        return 2  # a timeout is the time limit doing its job; a failed or wrong compile is not
-    if args.strict and any(t.verdict != "PASS" for t in targets):
-        return 1
-    return 0
+    failed = any(m.status == "error" or m.verified is False for m in problems)
+    return exit_code(failed=failed, strict=args.strict, targets=targets)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0] if __doc__ else None)
+    parser = argument_parser(__doc__)
     parser.add_argument("--quick", action="store_true", help="sizes 10, 100, 1000 only, fewer repeats")
-    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
+    add_json_option(parser)
     parser.add_argument(
         "--max-kfp-tasks",
         type=int,
@@ -543,12 +476,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--sizes", nargs="+", type=int, help="task counts (default: 10 100 1000 10000, or up to 1000 with --quick)")
     parser.add_argument("--repeats", type=int, help="timed repeats for every size (default: fewer for larger sizes)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random shape (default 0)")
-    parser.add_argument(
-        "--timeout", type=float, default=DEFAULT_TIMEOUT, help=f"seconds allowed per measurement (default {DEFAULT_TIMEOUT:.0f})"
-    )
+    add_timeout_option(parser, DEFAULT_TIMEOUT)
     parser.add_argument("--no-verify", action="store_true", help="skip reading each output back to check its task and edge counts")
-    parser.add_argument("--strict", action="store_true", help="exit 1 unless every target passes")
-    parser.add_argument("--worker", nargs=3, metavar=("TOOL", "SHAPE", "SIZE"), help=argparse.SUPPRESS)
+    add_strict_option(parser)
+    add_worker_options(parser)
     return parser.parse_args(argv)
 
 
@@ -559,7 +490,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if tool not in TOOLS:
             raise SystemExit(f"unknown tool {tool!r}")
         result = run_worker(tool, shape, int(size), args.repeats or 1, args.seed, not args.no_verify)
-        print(json.dumps(result))
+        write_worker_result(args.result, result)
         return 0
     return run_parent(args)
 

@@ -36,26 +36,48 @@ This is a benchmark, not a test: it needs `kfp` and `sluiceway` importable (`mak
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import platform
-import resource
 import secrets
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import typing
 import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script from any folder: bench/common.py imports as `common`
+from common import (
+    Target,
+    WorkerProcesses,
+    add_json_option,
+    add_strict_option,
+    add_timeout_option,
+    add_worker_options,
+    argument_parser,
+    duration_text,
+    exit_code,
+    max_rss_kib,
+    mib_text,
+    packages_importable,
+    platform_summary,
+    print_targets,
+    ratio,
+    ratio_text,
+    render_table,
+    resolve_annotations,
+    source_revision,
+    tool_versions,
+    write_json_report,
+    write_worker_result,
+)
 
 TOOLS = ("floor", "sluiceway", "spawn", "scheduler", "kfp")
 """`spawn` is Sluiceway with its fork server off (a fresh interpreter per task); `scheduler` is Sluiceway with the instant launcher."""
@@ -103,15 +125,6 @@ def step(a: int = 0) -> int:
     return a + 1
 
 
-def resolve_annotations(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Replace string annotations (from `from __future__ import annotations`) with the types: kfp rejects 'int'."""
-    hints = typing.get_type_hints(func)
-    if hints.get("return") is type(None):
-        hints["return"] = None  # kfp takes a NoneType return for an artifact; `-> None` means no outputs
-    func.__annotations__ = hints
-    return func
-
-
 def fresh_base() -> int:
     """A first input value no earlier run used, so that no task of the run is a cache hit (10**6 apart: room for any size)."""
     return (secrets.randbelow(10**9) + 1) * 10**6
@@ -146,12 +159,6 @@ def arguments_for(shape: str, size: int, base: int) -> dict[str, Any]:
     return {"x": base} if shape == "chain" else {"items": list(range(base, base + size))}
 
 
-def max_rss_kib() -> int:
-    """This process's peak resident set size in KiB (Linux reports ru_maxrss in KiB, macOS in bytes)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak // 1024 if sys.platform == "darwin" else peak
-
-
 # --- Workers: one (tool, shape, size) in a fresh process -------------------------------------------------
 
 
@@ -178,7 +185,7 @@ def floor_worker(shape: str, size: int, _options: argparse.Namespace) -> dict[st
 
 
 class _Finished:
-    def cancel(self) -> None:
+    def cancel(self, *, force: bool = False) -> None:
         """Nothing to stop: the attempt has already ended."""
 
 
@@ -355,60 +362,42 @@ class Measurement:
     detail: str = ""
 
 
-class Runner:
-    """Runs workers in fresh subprocesses, with the environment the measurement needs."""
+def worker_environment(options: argparse.Namespace, scratch: Path) -> tuple[dict[str, str], str]:
+    """The workers' environment, and a note on how it differs from this process's (printed, and kept in the JSON)."""
+    env = dict(os.environ)
+    if options.keep_env or not env.get("PYTHONDONTWRITEBYTECODE"):
+        return env, "environment as it is"
+    # Without bytecode caches every task process would compile Sluiceway's modules from source (an editable
+    # install has no .pyc files), which no installed package does. They are cached in a private folder.
+    del env["PYTHONDONTWRITEBYTECODE"]
+    env["PYTHONPYCACHEPREFIX"] = str(scratch / "pycache")
+    return env, "PYTHONDONTWRITEBYTECODE was set: cleared for the workers, bytecode cached under a temporary PYTHONPYCACHEPREFIX"
 
-    def __init__(self, options: argparse.Namespace, scratch: Path) -> None:
-        self.options = options
-        self.scratch = scratch
-        self.env = dict(os.environ)
-        self.env_note = "environment as it is"
-        if not options.keep_env and self.env.get("PYTHONDONTWRITEBYTECODE"):
-            # Without bytecode caches every task process would compile Sluiceway's modules from source (an editable
-            # install has no .pyc files), which no installed package does. They are cached in a private folder.
-            del self.env["PYTHONDONTWRITEBYTECODE"]
-            self.env["PYTHONPYCACHEPREFIX"] = str(scratch / "pycache")
-            self.env_note = (
-                "PYTHONDONTWRITEBYTECODE was set: cleared for the workers, bytecode cached under a temporary PYTHONPYCACHEPREFIX"
-            )
-        self.count = 0
 
-    def measure(self, tool: str, case: Case) -> Measurement:
-        self.count += 1
-        result_path = self.scratch / f"result-{self.count}.json"
-        log_path = self.scratch / f"worker-{self.count}.log"
-        command = [sys.executable, os.path.abspath(__file__), "--worker", tool, case.shape, str(case.size), "--result", str(result_path)]
-        if self.options.kfp_install:
-            command.append("--kfp-install")
-        with open(log_path, "wb") as log:
-            # A session of its own, so that a timeout stops the worker's task processes too.
-            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
-            try:
-                process.wait(timeout=self.options.timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-                return Measurement(tool, case.shape, case.size, "timeout", detail=f"over {self.options.timeout:.0f} s")
-        if process.returncode != 0 or not result_path.exists():
-            lines = log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines() or [f"exit code {process.returncode}"]
-            return Measurement(tool, case.shape, case.size, "error", detail=f"{lines[-1]} (log: {log_path})")
-        result = json.loads(result_path.read_text(encoding="utf-8"))
-        return Measurement(
-            tool,
-            case.shape,
-            case.size,
-            "ok" if result["verified"] else "wrong",
-            wall_s=result["wall_s"],
-            per_task_s=result["wall_s"] / case.size,
-            per_task_runs=[result["wall_s"] / case.size],
-            warmup_s=result["warmup_s"],
-            peak_rss_kib=result.get("peak_rss_kib"),
-            rss_before_kib=result.get("rss_before_kib"),
-            tasks_run=result.get("tasks_run"),
-            cached=result.get("cached"),
-            version=result.get("version"),
-            detail=result.get("detail", ""),
-        )
+def measure_once(workers: WorkerProcesses, options: argparse.Namespace, tool: str, case: Case) -> Measurement:
+    """One run of `tool` on `case` in a fresh worker."""
+    outcome = workers.run([tool, case.shape, str(case.size), *(["--kfp-install"] if options.kfp_install else [])], options.timeout)
+    if outcome.status == "timeout":
+        return Measurement(tool, case.shape, case.size, "timeout", detail=f"over {options.timeout:.0f} s")
+    if outcome.result is None:
+        return Measurement(tool, case.shape, case.size, "error", detail=f"{outcome.error} (log: {outcome.log_path})")
+    result = outcome.result
+    return Measurement(
+        tool,
+        case.shape,
+        case.size,
+        "ok" if result["verified"] else "wrong",
+        wall_s=result["wall_s"],
+        per_task_s=result["wall_s"] / case.size,
+        per_task_runs=[result["wall_s"] / case.size],
+        warmup_s=result["warmup_s"],
+        peak_rss_kib=result.get("peak_rss_kib"),
+        rss_before_kib=result.get("rss_before_kib"),
+        tasks_run=result.get("tasks_run"),
+        cached=result.get("cached"),
+        version=result.get("version"),
+        detail=result.get("detail", ""),
+    )
 
 
 def combine(repeats: list[Measurement]) -> Measurement:
@@ -423,26 +412,9 @@ def combine(repeats: list[Measurement]) -> Measurement:
     return chosen
 
 
-def ms_text(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return f"{value * 1000:.1f} ms" if value < 1 else f"{value:.2f} s"
-
-
 def seconds_text(value: float | None) -> str:
+    """A whole run's wall time, always in seconds."""
     return "-" if value is None else f"{value:.1f} s"
-
-
-def mib_text(kib: int | None) -> str:
-    return "-" if kib is None else f"{kib / 1024:.0f} MiB"
-
-
-def ratio(numerator: float | None, denominator: float | None) -> float | None:
-    return numerator / denominator if numerator is not None and denominator else None
-
-
-def ratio_text(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}x"
 
 
 def cell(measurement: Measurement | None) -> str:
@@ -450,25 +422,8 @@ def cell(measurement: Measurement | None) -> str:
     if measurement is None:
         return "-"
     if measurement.status == "ok":
-        return ms_text(measurement.per_task_s)
+        return duration_text(measurement.per_task_s)
     return {"timeout": "timed out", "wrong": "WRONG OUTPUT"}.get(measurement.status, measurement.status)
-
-
-def render_table(headers: Sequence[str], rows: Sequence[Sequence[str]], left: int = 1) -> str:
-    widths = [max(len(headers[i]), *(len(row[i]) for row in rows)) for i in range(len(headers))]
-
-    def line(cells: Sequence[str]) -> str:
-        return "  ".join(c.ljust(w) if i < left else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
-
-    return "\n".join([line(headers), "  ".join("-" * w for w in widths), *(line(row) for row in rows)])
-
-
-@dataclass
-class Target:
-    name: str
-    verdict: str
-    """PASS, FAIL, or N/A when a measurement it needs is missing."""
-    detail: str
 
 
 Results = dict[tuple[str, str, int], Measurement]
@@ -489,7 +444,7 @@ def evaluate_targets(results: Results, cases: Sequence[Case], scaling: Sequence[
             targets.append(Target(name, "N/A", "sluiceway or the floor not measured"))
             continue
         versus_kfp = f"; kfp.local {ratio_text(ratio(kfp, floor))}" if kfp is not None else ""
-        detail = f"{ms_text(slw)} / {ms_text(floor)} = {over:.2f}x{versus_kfp}"
+        detail = f"{duration_text(slw)} / {duration_text(floor)} = {over:.2f}x{versus_kfp}"
         targets.append(Target(name, "PASS" if over <= TARGET_OVER_FLOOR else "FAIL", detail))
 
     small, large = (Case("fanout", size) for size in scaling)
@@ -501,7 +456,7 @@ def evaluate_targets(results: Results, cases: Sequence[Case], scaling: Sequence[
         if grown is None:
             targets.append(Target(name, "N/A", f"{label} fan-out not measured at both sizes"))
             continue
-        detail = f"{ms_text(per_task(results, tool, large))} / {ms_text(per_task(results, tool, small))} = {grown:.2f}x"
+        detail = f"{duration_text(per_task(results, tool, large))} / {duration_text(per_task(results, tool, small))} = {grown:.2f}x"
         targets.append(Target(name, "PASS" if grown <= TARGET_SCALING else "FAIL", detail + "; linear 1x, quadratic 10x"))
 
     name = f"orchestrator memory bounded: peak RSS grows <= {TARGET_KIB_PER_TASK:.0f} KiB per task from {small.size} to {large.size} tasks"
@@ -515,48 +470,30 @@ def evaluate_targets(results: Results, cases: Sequence[Case], scaling: Sequence[
     return targets
 
 
-def source_revision() -> str | None:
-    """The git commit of the sluiceway checkout being measured, with '+dirty' for local changes; None outside git."""
-    spec = importlib.util.find_spec("sluiceway")
-    if spec is None or spec.origin is None:
-        return None
-    root = Path(spec.origin).resolve().parent.parent
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "sluiceway"], cwd=root, capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return head + ("+dirty" if dirty else "")
-
-
 def run_parent(options: argparse.Namespace) -> int:
-    missing = [tool for tool in ("sluiceway", "kfp") if importlib.util.find_spec(tool) is None]
-    if missing:
-        print(f"cannot import {', '.join(missing)}: run `make bench`, or `pip install -e '.[bench]'` in a virtualenv", file=sys.stderr)
+    if not packages_importable():
         return 2
     cases = tuple(options.cases) if options.cases else (QUICK_CASES if options.quick else FULL_CASES)
     scaling = tuple(options.scaling) if options.scaling else (QUICK_SCALING if options.quick else FULL_SCALING)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     revision = source_revision()
     print(
-        f"Python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs, load {load:.2f}; {sys.executable}"
-        + (f"; sluiceway {revision}" if revision else ""),
+        f"{platform_summary()}, load {load:.2f}; {sys.executable}" + (f"; sluiceway {revision}" if revision else ""),
         flush=True,
     )
 
     results: Results = {}
     with tempfile.TemporaryDirectory(prefix="sluiceway-bench-local-") as scratch:
-        runner = Runner(options, Path(scratch))
-        print(f"workers: {runner.env_note}", flush=True)
+        env, env_note = worker_environment(options, Path(scratch))
+        workers = WorkerProcesses(os.path.abspath(__file__), Path(scratch), env)
+        print(f"workers: {env_note}", flush=True)
 
         def measure(tool: str, case: Case) -> None:
-            found = combine([runner.measure(tool, case) for _ in range(options.repeats)])
+            found = combine([measure_once(workers, options, tool, case) for _ in range(options.repeats)])
             results[tool, case.shape, case.size] = found
-            note = f"{seconds_text(found.wall_s)}, {ms_text(found.per_task_s)}/task" if found.status == "ok" else found.status
+            note = f"{seconds_text(found.wall_s)}, {duration_text(found.per_task_s)}/task" if found.status == "ok" else found.status
             if len(found.per_task_runs) > 1:
-                note += f" (median of {', '.join(ms_text(value) for value in found.per_task_runs)})"
+                note += f" (median of {', '.join(duration_text(value) for value in found.per_task_runs)})"
             print(f"  {TOOL_LABELS[tool]:<24} {case.name:<12} {note} {found.detail}".rstrip(), file=sys.stderr, flush=True)
 
         for case in cases:
@@ -571,7 +508,7 @@ def run_parent(options: argparse.Namespace) -> int:
                 if ("sluiceway", "fanout", size) not in results:
                     measure("sluiceway", Case("fanout", size))
 
-    versions = {tool: next((m.version for (t, _, _), m in results.items() if t == tool and m.version), "?") for tool in TOOLS}
+    versions = tool_versions(results, TOOLS)
     headers = [
         "case",
         "floor",
@@ -611,7 +548,7 @@ def run_parent(options: argparse.Namespace) -> int:
         f"(sluiceway {versions['sluiceway']}, kfp {versions['kfp']}, "
         f"parallelism {PARALLELISM}; a chain runs one task at a time)"
     )
-    print(render_table(headers, rows))
+    print(render_table(headers, rows, left_columns=1))
 
     scale_rows = []
     for tool in ("scheduler", "sluiceway") if options.real_10000 else ("scheduler",):
@@ -631,7 +568,7 @@ def run_parent(options: argparse.Namespace) -> int:
             )
     print()
     print(f"Fan-out scaling (ParallelFor, parallelism {PARALLELISM}):")
-    print(render_table(["run", "tasks", "wall", "per task", "RSS before run", "peak RSS"], scale_rows, left=2))
+    print(render_table(["run", "tasks", "wall", "per task", "RSS before run", "peak RSS"], scale_rows, left_columns=2))
 
     print()
     print("floor: a bare `python -c pass` per task with the same interpreter (one after another for a chain, 2 at a time for")
@@ -657,35 +594,23 @@ def run_parent(options: argparse.Namespace) -> int:
     if load_after is not None:
         print(f"Load average (1 min) at the end: {load_after:.2f} (this benchmark keeps up to {PARALLELISM} processes busy)")
     targets = evaluate_targets(results, cases, scaling, options.real_10000)
-    print()
-    for target in targets:
-        print(f"{target.verdict}: {target.name} ({target.detail})")
+    print_targets(targets)
 
     if options.json:
-        report = {
-            "python": platform.python_version(),
-            "machine": platform.machine(),
-            "cpus": os.cpu_count(),
+        details = {
             "load_before": load,
             "load_after": load_after,
             "versions": versions,
             "sluiceway_revision": revision,
             "parallelism": PARALLELISM,
             "repeats": options.repeats,
-            "environment": runner.env_note,
+            "environment": env_note,
             "kfp_install_kfp_package": options.kfp_install,
-            "peak_memory": "worker getrusage(RUSAGE_SELF).ru_maxrss in KiB, fresh subprocess per measurement",
-            "results": [asdict(m) for m in results.values()],
-            "targets": [asdict(t) for t in targets],
         }
-        Path(options.json).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-        print(f"\nwrote {options.json}")
+        write_json_report(options.json, details, results.values(), targets)
 
-    if any(m.status in ("error", "wrong") for m in problems):
-        return 2  # a timeout is the time limit doing its job; a failed run or a wrong output is not
-    if options.strict and any(t.verdict != "PASS" for t in targets):
-        return 1
-    return 0
+    failed = any(m.status in ("error", "wrong") for m in problems)
+    return exit_code(failed=failed, strict=options.strict, targets=targets)
 
 
 def parse_case(text: str) -> Case:
@@ -696,9 +621,9 @@ def parse_case(text: str) -> Case:
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0] if __doc__ else None)
+    parser = argument_parser(__doc__)
     parser.add_argument("--quick", action="store_true", help="a 50-task chain and a 200-task fan-out; scheduler-only scaling 500 -> 5000")
-    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
+    add_json_option(parser)
     parser.add_argument(
         "--cases", nargs="+", type=parse_case, metavar="SHAPE:SIZE", help="e.g. chain:50 fanout:1000 (default: see --quick)"
     )
@@ -716,15 +641,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         action="store_true",
         help="run workers with the environment as it is (by default PYTHONDONTWRITEBYTECODE is cleared for them)",
     )
-    parser.add_argument(
-        "--timeout", type=float, default=DEFAULT_TIMEOUT, help=f"seconds allowed per measurement (default {DEFAULT_TIMEOUT:.0f})"
-    )
+    add_timeout_option(parser, DEFAULT_TIMEOUT)
     parser.add_argument(
         "--repeats", type=int, default=1, help="run each measurement this many times, each in a fresh worker; report the median (default 1)"
     )
-    parser.add_argument("--strict", action="store_true", help="exit 1 unless every target passes")
-    parser.add_argument("--worker", nargs=3, metavar=("TOOL", "SHAPE", "SIZE"), help=argparse.SUPPRESS)
-    parser.add_argument("--result", help=argparse.SUPPRESS)
+    add_strict_option(parser)
+    add_worker_options(parser)
     return parser.parse_args(argv)
 
 
@@ -735,7 +657,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if tool not in TOOLS or shape not in ("chain", "fanout"):
             raise SystemExit(f"unknown worker {tool!r} {shape!r}")
         result = run_worker(tool, shape, int(size), options)
-        Path(options.result).write_text(json.dumps(result), encoding="utf-8")
+        write_worker_result(options.result, result)
         return 0
     return run_parent(options)
 
