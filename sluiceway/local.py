@@ -14,18 +14,20 @@ import json
 import os
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, TypedDict
 
 import msgspec
 
 from .core import ir, types
 from .core.errors import SluicewayError
 from .core.task_spec import InputBinding
-from .engine.engine import EarlierTask, Engine, Observer, RunReport
+from .engine.engine import DEFAULT_EXIT_TIMEOUT_SECONDS, EarlierTask, Engine, Observer, RunReport
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack from Python 3.11
+
     from .stores.sql import SqlMetadataStore
 
 HOME_ENV = "SLUICEWAY_HOME"
@@ -36,34 +38,36 @@ def home() -> Path:
     return Path(os.environ.get(HOME_ENV) or Path.home() / ".sluiceway").expanduser()
 
 
-def run(
-    pipeline: Any,
-    arguments: dict[str, Any] | None = None,
-    *,
-    max_parallel: int | None = None,
-    observers: Sequence[Observer] = (),
-    echo: IO[str] | None = None,
-    on_engine: Any = None,
-    caching: bool = True,
-) -> RunReport:
+class RunOptions(TypedDict, total=False):
+    """How `run` and `retry` run: the run settings of docs/explanation/semantics.md, and hooks to watch the run."""
+
+    max_parallel: int | None
+    """The most attempts running at once (default: the number of CPUs)."""
+    caching: bool
+    """Whether tasks may reuse earlier outputs (default True)."""
+    timeout_seconds: float | None
+    """The run's deadline for its non-exit tasks (TIME-3; default: none)."""
+    exit_timeout_seconds: float
+    """The exit tasks' budget after the main phase (TIME-4; default 600 s; 0: none)."""
+    observers: Sequence[Observer]
+    """Told of every run and task state change, on the engine's thread."""
+    echo: IO[str] | None
+    """Where tasks' output is copied as they run, each line prefixed with the task (default: nowhere)."""
+    on_engine: Callable[[Engine], None] | None
+    """Called with the engine before the run starts (to cancel it from another thread, say)."""
+
+
+def run(pipeline: Any, arguments: dict[str, Any] | None = None, **options: Unpack[RunOptions]) -> RunReport:
     """Run a pipeline (a @dsl.pipeline, a plain KFP v1 function, or compiled IR) to its end."""
     compiled = pipeline if isinstance(pipeline, ir.Pipeline) else _compile(pipeline)
     checked = check_arguments(compiled, arguments or {})
     run_id = f"{compiled.name}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
     session = _Session(run_id)
     session.store.create_run(run_id, compiled, checked)
-    return session.execute(compiled, checked, max_parallel, observers, echo, on_engine, caching, earlier={})
+    return session.execute(compiled, checked, earlier={}, options=options)
 
 
-def retry(
-    run_id: str,
-    *,
-    max_parallel: int | None = None,
-    observers: Sequence[Observer] = (),
-    echo: IO[str] | None = None,
-    on_engine: Any = None,
-    caching: bool = True,
-) -> RunReport:
+def retry(run_id: str, **options: Unpack[RunOptions]) -> RunReport:
     """Run a failed or cancelled run again: its succeeded tasks are kept, the others run again."""
     from .core.lifecycle import RunState, TaskState
 
@@ -81,7 +85,7 @@ def retry(
         for task in session.store.tasks(run_id)
     }
     session.store.set_run_state(run_id, RunState.PENDING, retrying=True)
-    return session.execute(compiled, summary.parameters, max_parallel, observers, echo, on_engine, caching, earlier=earlier)
+    return session.execute(compiled, summary.parameters, earlier=earlier, options=options)
 
 
 class _Session:
@@ -100,15 +104,7 @@ class _Session:
         self.store = metadata_store(self.plugins.registry.get("metadata_store", "sql").load())
 
     def execute(
-        self,
-        compiled: ir.Pipeline,
-        arguments: dict[str, Any],
-        max_parallel: int | None,
-        observers: Sequence[Observer],
-        echo: IO[str] | None,
-        on_engine: Any,
-        caching: bool,
-        earlier: dict[str, EarlierTask],
+        self, compiled: ir.Pipeline, arguments: dict[str, Any], *, earlier: dict[str, EarlierTask], options: RunOptions
     ) -> RunReport:
         from .engine.recording import StoreRecorder
         from .plugins.observing import HookObserver
@@ -119,16 +115,23 @@ class _Session:
         engine = Engine(
             compiled,
             run_id=self.run_id,
-            launcher=registry.get("backend", "local").load()(echo=echo, venv_root=home() / "venvs"),
+            launcher=registry.get("backend", "local").load()(echo=options.get("echo"), venv_root=home() / "venvs"),
             arguments=arguments,
             run_dir=self.run_dir,
             artifact_root=self.artifacts.as_uri(),
             stores={entry.name: entry.target for entry in registry.all("artifact_store") if isinstance(entry.target, str)},
-            max_parallel=max_parallel or os.cpu_count() or 2,
-            observers=(StoreRecorder(self.store), HookObserver(self.plugins.hook, compiled.name, arguments), *observers),
-            cache=self.store if caching else None,
+            max_parallel=options.get("max_parallel") or os.cpu_count() or 2,
+            observers=(
+                StoreRecorder(self.store),
+                HookObserver(self.plugins.hook, compiled.name, arguments),
+                *options.get("observers", ()),
+            ),
+            cache=self.store if options.get("caching", True) else None,
             earlier=earlier,
+            timeout_seconds=options.get("timeout_seconds"),
+            exit_timeout_seconds=options.get("exit_timeout_seconds", DEFAULT_EXIT_TIMEOUT_SECONDS),
         )
+        on_engine = options.get("on_engine")
         if on_engine is not None:
             on_engine(engine)
         return engine.run()

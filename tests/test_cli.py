@@ -157,8 +157,8 @@ def test_run_exits_1_when_a_task_fails_and_says_why_in_one_line(tmp_path, cli):
     source = write(tmp_path, RUNNABLE)
     result = cli("run", str(source), "-p", "n=-1", env={"SLUICEWAY_HOME": str(tmp_path / "home")})
     assert result.returncode == 1
-    assert "task double failed: double() raised ValueError: n must not be negative" in result.stderr
-    assert " FAILED; logs and results in " in result.stdout
+    assert "task double failed (ComponentFailed): double() raised ValueError: n must not be negative" in result.stderr
+    assert " FAILED (ComponentFailed: task 'double' failed: double() raised ValueError" in result.stdout
 
 
 def test_a_compiled_file_runs_too(tmp_path, cli):
@@ -429,7 +429,7 @@ def killed():
 def test_a_killed_task_fails_the_run_with_one_clear_line(tmp_path, cli):
     result = cli("run", str(write(tmp_path, KILLED)), env={"SLUICEWAY_HOME": str(tmp_path / "home")})
     assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert "task vanish failed: the executor ended with status -9 (killed by signal 9) and left no result" in result.stderr
+    assert "task vanish failed (Lost): the executor ended with status -9 (killed by signal 9) and left no result" in result.stderr
 
 
 def test_a_corrupt_metadata_file_is_reported_and_kept(tmp_path, cli):

@@ -5,6 +5,7 @@ Errors in the user's input are printed as one clear message (what and where), ne
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 import traceback
@@ -57,12 +58,33 @@ def compile_command(source: str, output: str) -> None:
     click.echo(f"Wrote {output} ({pipeline.name}: {count} task{'' if count == 1 else 's'})")
 
 
+def _run_settings(command: Callable[..., None]) -> Callable[..., None]:
+    """The options of `run` and `runs retry` that become the run's settings, passed on as `settings`."""
+
+    @click.option("--max-parallel", type=click.IntRange(min=1), help="How many tasks may run at once (default: the number of CPUs).")
+    @click.option("--no-cache", is_flag=True, help="Run every task, reusing no earlier outputs (and recording none).")
+    @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS", help="The run's deadline (default: none).")
+    @click.option(
+        "--exit-timeout",
+        type=click.FloatRange(min=0),
+        default=600,
+        show_default=True,
+        metavar="SECONDS",
+        help="How long exit tasks may run once the rest has ended (0: no limit).",
+    )
+    @functools.wraps(command)
+    def with_settings(max_parallel: int | None, no_cache: bool, timeout: float | None, exit_timeout: float, **rest: Any) -> None:
+        settings = {"max_parallel": max_parallel, "caching": not no_cache, "timeout_seconds": timeout, "exit_timeout_seconds": exit_timeout}
+        command(settings=settings, **rest)
+
+    return with_settings
+
+
 @cli.command("run")
 @click.argument("source", metavar="FILE.py[:FUNC]|FILE.yaml")
 @click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE", help="A pipeline parameter; repeat for several.")
-@click.option("--max-parallel", type=click.IntRange(min=1), help="How many tasks may run at once (default: the number of CPUs).")
-@click.option("--no-cache", is_flag=True, help="Run every task, reusing no earlier outputs (and recording none).")
-def run_command(source: str, params: tuple[str, ...], max_parallel: int | None, no_cache: bool) -> None:
+@_run_settings
+def run_command(source: str, params: tuple[str, ...], settings: dict[str, Any]) -> None:
     """Run a pipeline on this machine and show its progress; exit 1 unless it succeeds."""
     from .. import local
 
@@ -71,7 +93,7 @@ def run_command(source: str, params: tuple[str, ...], max_parallel: int | None, 
         arguments = dict(local.parse_argument(pipeline, text) for text in params)
     except SluicewayError as error:
         _fail(str(error))
-    _run_live(lambda **live: local.run(pipeline, arguments, max_parallel=max_parallel, caching=not no_cache, **live))
+    _run_live(lambda **live: local.run(pipeline, arguments, **settings, **live))
 
 
 def _run_live(start: Callable[..., RunReport]) -> NoReturn:
@@ -88,10 +110,14 @@ def _run_live(start: Callable[..., RunReport]) -> NoReturn:
         def on_interrupt(signum: int, frame: object) -> None:
             nonlocal interrupts
             interrupts += 1
-            if interrupts > 1:
+            if interrupts == 1:
+                click.echo("cancelling: running tasks are being stopped (Ctrl-C again to kill them at once)", err=True)
+                engine.cancel()
+            elif interrupts == 2:
+                click.echo("cancelling: killing every task now, exit tasks too (Ctrl-C again to quit without recording)", err=True)
+                engine.abandon()
+            else:
                 raise KeyboardInterrupt
-            click.echo("cancelling: running tasks are being stopped (Ctrl-C again to abandon them)", err=True)
-            engine.cancel()
 
         signal.signal(signal.SIGINT, on_interrupt)
         signal.signal(signal.SIGTERM, on_interrupt)  # what `sluiceway runs cancel` sends
@@ -102,8 +128,9 @@ def _run_live(start: Callable[..., RunReport]) -> NoReturn:
         _fail(str(error))
     for task in report.tasks.values():
         if task.state == TaskState.FAILED and not task.frames:
-            click.echo(f"task {task.id} failed: {task.message}", err=True)
-    click.echo(f"run {report.run_id} {report.state.value}; logs and results in {local.home() / 'runs' / report.run_id}")
+            click.echo(f"task {task.id} failed ({task.error_kind.value if task.error_kind else 'error'}): {task.message}", err=True)
+    why = f" ({report.error_kind.value}: {report.message})" if report.state == RunState.FAILED and report.error_kind else ""
+    click.echo(f"run {report.run_id} {report.state.value}{why}; logs and results in {local.home() / 'runs' / report.run_id}")
     for name, binding in report.outputs.items():
         shown = binding.value if not binding.artifacts else ", ".join(ref.uri for ref in binding.artifacts)
         click.echo(f"  output {name} = {shown if binding.value_uri is None else binding.value_uri}")
@@ -184,7 +211,7 @@ def runs_list(state: str | None, pipeline: str | None, limit: int, output_format
         click.echo(json.dumps([_run_json(run) for run in runs], indent=2))
         return
     for run in runs:
-        click.echo(f"{run.id:<50} {run.state:<10} {run.created_at:%Y-%m-%d %H:%M:%S}")
+        click.echo(f"{run.id:<50} {run.state:<10} {run.created_at.astimezone():%Y-%m-%d %H:%M:%S}")
 
 
 @runs_group.command("show")
@@ -209,8 +236,10 @@ def runs_show(run_id: str, task_id: str | None, output_format: str) -> None:
         click.echo(json.dumps(payload, indent=2, default=str))
         return
     click.echo(f"run {run.id}: {run.state} (pipeline {run.pipeline_name}, parameters {json.dumps(run.parameters)})")
+    if run.state == "FAILED" and run.message:
+        click.echo(f"  {run.error_kind or 'error'}: {run.message}")
     for task in tasks:
-        why = f" ({task.skip_reason})" if task.skip_reason else (f": {task.message}" if task.state == "FAILED" else "")
+        why = f" ({task.skip_reason})" if task.skip_reason else (f": {task.error_kind}: {task.message}" if task.state == "FAILED" else "")
         click.echo(f"  {task.task_id:<40} {task.state:<10}{why}")
         for name, binding in task.outputs.items():
             click.echo(f"      {name} = {json.dumps(binding.get('value', binding))}")
@@ -221,16 +250,30 @@ def _show_task(store: Any, run_id: str, task_id: str, output_format: str) -> Non
     if task is None:
         raise SluicewayError(f"run '{run_id}' has no task '{task_id}'")
     cache = store.explain_cache(run_id, task_id)
+    attempts = store.attempts(run_id, task_id)
     if output_format == "json":
-        click.echo(json.dumps(task.__dict__ | {"cache": cache}, indent=2, default=str))
+        click.echo(json.dumps(task.__dict__ | {"cache": cache, "attempt_records": [a.__dict__ for a in attempts]}, indent=2, default=str))
         return
     click.echo(f"task {task.task_id} of run {run_id}: {task.state}" + (f" ({task.skip_reason})" if task.skip_reason else ""))
     if task.message:
-        click.echo(f"  {task.message}")
+        click.echo(f"  {task.error_kind + ': ' if task.error_kind else ''}{task.message}")
     click.echo(f"  attempts: {task.attempts}")
+    for attempt in attempts:
+        click.echo(f"    {_attempt_line(attempt)}")
     click.echo(f"  cache: {cache}")
     for name, binding in task.outputs.items():
         click.echo(f"  output {name} = {json.dumps(binding.get('value', binding))}")
+
+
+def _attempt_line(attempt: Any) -> str:
+    """`#2 21:04:05 +3.1 s lost (exit 7): Lost: the executor ended ...`, times local."""
+    started = attempt.started_at.astimezone()
+    if attempt.ended_at is None:
+        return f"#{attempt.number} {started:%H:%M:%S} running"
+    took = (attempt.ended_at - attempt.started_at).total_seconds()
+    exit_code = f" (exit {attempt.exit_code})" if attempt.exit_code is not None else ""
+    error = f": {attempt.error_kind}: {attempt.message}" if attempt.error_kind else ""
+    return f"#{attempt.number} {started:%H:%M:%S} +{took:.1f} s {attempt.end}{exit_code}{error}"
 
 
 @runs_group.command("cancel")
@@ -266,12 +309,12 @@ def runs_cancel(run_id: str) -> None:
 
 @runs_group.command("retry")
 @click.argument("run_id")
-@click.option("--max-parallel", type=click.IntRange(min=1), help="How many tasks may run at once (default: the number of CPUs).")
-def runs_retry(run_id: str, max_parallel: int | None) -> None:
+@_run_settings
+def runs_retry(run_id: str, settings: dict[str, Any]) -> None:
     """Run a failed or cancelled run again from the tasks that did not succeed, keeping the rest."""
     from .. import local
 
-    _run_live(lambda **live: local.retry(run_id, max_parallel=max_parallel, **live))
+    _run_live(lambda **live: local.retry(run_id, **settings, **live))
 
 
 @runs_group.command("logs")
@@ -312,6 +355,8 @@ def _run_json(run: Any) -> dict[str, Any]:
         "created_at": run.created_at.isoformat(),
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
         "parameters": run.parameters,
+        "error_kind": run.error_kind,
+        "message": run.message,
     }
 
 

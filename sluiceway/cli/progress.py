@@ -7,7 +7,7 @@ from typing import IO
 
 import click
 
-from ..core.lifecycle import RunState, TaskState
+from ..core.lifecycle import ErrorKind, RunState, TaskState
 from ..engine.frames import Instance
 
 _MARKS = {
@@ -30,8 +30,8 @@ class ConsoleProgress:
         self.counts: dict[TaskState, int] = {}
         self._last: dict[str, TaskState] = {}
 
-    def run_changed(self, run_id: str, state: RunState) -> None:
-        self._echo(f"run {run_id}: {state.value}")
+    def run_changed(self, run_id: str, state: RunState, error_kind: ErrorKind | None, message: str) -> None:
+        self._echo(f"run {run_id}: {state.value}" + (f" ({message})" if state == RunState.FAILED and message else ""))
 
     def task_changed(self, run_id: str, instance: Instance) -> None:
         previous = self._last.get(instance.id)

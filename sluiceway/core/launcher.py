@@ -12,9 +12,12 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from .ir import Record
+from .lifecycle import ErrorKind
 from .task_spec import TaskResult, TaskSpec
 
 AttemptEnd = Literal["finished", "timed_out", "cancelled", "lost"]
+
+_EXECUTOR_ERRORS = {"user_code": ErrorKind.COMPONENT_FAILED, "outputs": ErrorKind.OUTPUT_ERROR, "spec": ErrorKind.LAUNCH_FAILED}
 
 
 class AttemptOutcome(Record, frozen=True):
@@ -29,10 +32,34 @@ class AttemptOutcome(Record, frozen=True):
     def succeeded(self) -> bool:
         return self.end == "finished" and self.result is not None and self.result.succeeded
 
+    @property
+    def error_kind(self) -> ErrorKind | None:
+        """The ST-10 kind of a failed attempt; None for one that succeeded or was cancelled."""
+        if self.succeeded or self.end == "cancelled":
+            return None
+        if self.end == "timed_out":
+            return ErrorKind.TIMEOUT
+        if self.end == "lost" or self.result is None or self.result.error is None:
+            return ErrorKind.LOST
+        return _EXECUTOR_ERRORS.get(self.result.error.kind, ErrorKind.COMPONENT_FAILED)
+
+
+class AttemptRecord(Record, frozen=True):
+    """One attempt of a task as the run store keeps it (ST-7); `end` is None while it runs."""
+
+    number: int
+    started_at: float
+    """Seconds since the epoch."""
+    ended_at: float | None = None
+    end: AttemptEnd | None = None
+    exit_code: int | None = None
+    error_kind: ErrorKind | None = None
+    message: str = ""
+
 
 class Attempt(Protocol):
-    def cancel(self) -> None:
-        """Stop the attempt (politely, then by force); its outcome is reported as 'cancelled'."""
+    def cancel(self, *, force: bool = False) -> None:
+        """Stop the attempt (politely, then by force after a grace period; at once with `force`); its outcome is reported as 'cancelled'."""
 
 
 class Launcher(Protocol):

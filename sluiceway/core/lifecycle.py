@@ -46,6 +46,21 @@ class SkipReason(str, Enum):
     RUN_STOPPING = "run_stopping"
 
 
+class ErrorKind(str, Enum):
+    """Why an instance, an attempt or a run failed (semantics ST-10)."""
+
+    COMPONENT_FAILED = "ComponentFailed"
+    OUTPUT_ERROR = "OutputError"
+    TIMEOUT = "Timeout"
+    LAUNCH_FAILED = "LaunchFailed"
+    LOST = "Lost"
+    RESOLUTION_ERROR = "ResolutionError"
+    CONDITION_ERROR = "ConditionError"
+    RUN_TIMEOUT = "RunTimeout"
+    EXIT_TIMEOUT = "ExitTimeout"
+    GROUP_FAILED = "GroupFailed"
+
+
 TERMINAL_RUN_STATES = frozenset({RunState.SUCCEEDED, RunState.FAILED, RunState.CANCELLED})
 TERMINAL_TASK_STATES = frozenset({TaskState.SUCCEEDED, TaskState.FAILED, TaskState.SKIPPED, TaskState.CACHED, TaskState.CANCELLED})
 

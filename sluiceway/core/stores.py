@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from .ir import Pipeline
+    from .launcher import AttemptRecord
     from .lifecycle import RunState
     from .task_spec import InputBinding
 
@@ -32,7 +33,10 @@ class MetadataStore(Protocol):
 
     def create_run(self, run_id: str, pipeline: Pipeline, parameters: dict[str, Any]) -> None: ...
 
-    def set_run_state(self, run_id: str, state: RunState, *, retrying: bool = False) -> None: ...
+    def set_run_state(
+        self, run_id: str, state: RunState, *, retrying: bool = False, error_kind: str | None = None, message: str = ""
+    ) -> None:
+        """Move a run to `state`; a FAILED run says why (an ST-10 kind and a sentence)."""
 
     def record_task(
         self,
@@ -44,6 +48,8 @@ class MetadataStore(Protocol):
         skip_reason: str | None,
         message: str,
         attempts: int,
+        error_kind: str | None = None,
+        attempt: AttemptRecord | None = None,
         outputs: dict[str, InputBinding] | None = None,
         cache_parts: dict[str, str] | None = None,
     ) -> None:

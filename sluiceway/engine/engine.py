@@ -21,8 +21,8 @@ import msgspec
 
 from ..core import ir, types
 from ..core.errors import SluicewayError
-from ..core.launcher import AttemptOutcome, Launcher
-from ..core.lifecycle import RUN_TRANSITIONS, TASK_TRANSITIONS, RunState, SkipReason, TaskState
+from ..core.launcher import AttemptOutcome, AttemptRecord, Launcher
+from ..core.lifecycle import RUN_TRANSITIONS, TASK_TRANSITIONS, ErrorKind, RunState, SkipReason, TaskState
 from ..core.stores import CacheStore
 from ..core.task_spec import ArtifactRef, FinalStatus, InputBinding, TaskSpec, encode
 from ..executor.artifacts import Stores
@@ -32,9 +32,13 @@ from .frames import Frame, Instance
 
 T = TaskState
 
+DEFAULT_EXIT_TIMEOUT_SECONDS = 600.0
+"""The exit tasks' budget after the main phase (TIME-4), unless the run says otherwise."""
+
 
 class Observer(Protocol):
-    def run_changed(self, run_id: str, state: RunState) -> None: ...
+    def run_changed(self, run_id: str, state: RunState, error_kind: ErrorKind | None, message: str) -> None:
+        """The run's state changed; a FAILED run says why."""
 
     def task_changed(self, run_id: str, instance: Instance) -> None: ...
 
@@ -47,6 +51,10 @@ class _Skip(Exception):
 
 class _Broken(Exception):
     """A node cannot run: its items are not a list, a comparison cannot be made, ..."""
+
+    def __init__(self, message: str, kind: ErrorKind = ErrorKind.RESOLUTION_ERROR) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,9 @@ class RunReport:
     state: RunState
     tasks: dict[str, Instance]
     outputs: dict[str, InputBinding] = field(default_factory=dict)
+    error_kind: ErrorKind | None = None
+    message: str = ""
+    """Why the run failed (ST-10), when it did."""
 
 
 class Engine:
@@ -83,6 +94,8 @@ class Engine:
         observers: Sequence[Observer] = (),
         cache: CacheStore | None = None,
         earlier: dict[str, EarlierTask] | None = None,
+        timeout_seconds: float | None = None,
+        exit_timeout_seconds: float = DEFAULT_EXIT_TIMEOUT_SECONDS,
     ) -> None:
         self.pipeline = pipeline
         self.run_id = run_id
@@ -97,17 +110,29 @@ class Engine:
         """Step caching; None turns it off for the whole run."""
         self.earlier = earlier or {}
         """When retrying a run: what its tasks did before, by instance id."""
+        self.timeout_seconds = timeout_seconds
+        """The run's deadline for its non-exit tasks (TIME-3); None: no deadline."""
+        self.exit_timeout_seconds = exit_timeout_seconds
+        """The exit tasks' budget after the main phase (TIME-4); 0: none."""
         self.state = RunState.PENDING
         self.stopping = False
         self.cancelling = False
+        self.deadline_passed = False
+        self.exit_budget_spent = False
+        self.abandoning = False
+        self.error_kind: ErrorKind | None = None
+        self.message = ""
+        """Why the run failed, once it has."""
         self._events: queue.Queue[Callable[[], None]] = queue.Queue()
-        self._timers: list[tuple[float, Instance]] = []
+        self._timers: list[tuple[float, Callable[[], None]]] = []
         self._running_attempts = 0
         # Work is driven by wake-ups, so that scheduling costs the same per task however large the run.
         self._queue: deque[Instance] = deque()
         self._queued: set[Instance] = set()
         self._waiting_for_slot: deque[Instance] = deque()
         self._unfinished = 0
+        self._unfinished_main = 0
+        """Unfinished instances that are not exit tasks: the main phase ends when none is left."""
         parameters = self._pipeline_parameters(arguments or {})
         types_of = {spec.name: spec.type for spec in pipeline.parameters}
         self.root = self._frame(prefix="", nodes=pipeline.nodes, parent=None, parameters=parameters, parameter_types=types_of)
@@ -122,6 +147,10 @@ class Engine:
 
     def _run(self) -> RunReport:
         self._set_run(RunState.RUNNING)
+        if self.timeout_seconds is not None:
+            self._timers.append((time.monotonic() + self.timeout_seconds, self._deadline_passes))
+        if self._unfinished_main == 0:
+            self._main_phase_ended()
         while True:
             self._advance()
             if self._running_attempts == 0 and self._unfinished == 0:
@@ -132,10 +161,17 @@ class Engine:
             self._wait_for_event()
         if self.cancelling:
             self._set_run(RunState.CANCELLED)
+        elif self.deadline_passed:
+            self.error_kind, self.message = ErrorKind.RUN_TIMEOUT, f"the run's deadline of {self.timeout_seconds:g} s passed"
+            self._set_run(RunState.FAILED)
         else:
-            failed = any(instance.state == T.FAILED for instance in self.root.walk())
+            failed = next((i for i in self.root.walk() if i.state == T.FAILED and not i.frames), None)
+            failed = failed or next((i for i in self.root.walk() if i.state == T.FAILED), None)
+            if failed is not None:
+                self.error_kind, self.message = failed.error_kind, f"task '{failed.id}' failed: {failed.message}"
             self._set_run(RunState.FAILED if failed else RunState.SUCCEEDED)
-        return RunReport(self.run_id, self.state, {i.id: i for i in self.root.walk()}, self._pipeline_outputs())
+        tasks = {i.id: i for i in self.root.walk()}
+        return RunReport(self.run_id, self.state, tasks, self._pipeline_outputs(), self.error_kind, self.message)
 
     def _pipeline_outputs(self) -> dict[str, InputBinding]:
         """The pipeline's outputs whose producers produced them."""
@@ -151,6 +187,10 @@ class Engine:
         """Ask the run to stop: no new tasks, running ones are stopped, exit tasks still run. Thread-safe."""
         self._events.put(self._begin_cancel)
 
+    def abandon(self) -> None:
+        """Cancel without waiting: every attempt, exit tasks' included, is killed at once, and no exit task starts. Thread-safe."""
+        self._events.put(self._abandon)
+
     def _frame(self, group: Instance | None = None, **fields: Any) -> Frame:
         """A new frame, run by `group`; when retrying, tasks that succeeded before keep their outputs."""
         frame = Frame(group=group, **fields)
@@ -165,6 +205,8 @@ class Engine:
                 instance.attempts = instance.retry_base = before.attempts  # attempt numbers go on; retries start afresh
         frame.remaining = sum(1 for instance in frame.instances.values() if not instance.done)
         self._unfinished += frame.remaining
+        if not frame.exempt():
+            self._unfinished_main += frame.remaining
         if group is not None:
             if frame.remaining:
                 group.open_frames += 1
@@ -196,11 +238,10 @@ class Engine:
         if event is not None:
             event()
         now = time.monotonic()
-        due = [instance for when, instance in self._timers if when <= now]
-        self._timers = [(when, instance) for when, instance in self._timers if when > now]
-        for instance in due:
-            if instance.state == T.RETRYING:
-                self._launch(instance)
+        due = [action for when, action in self._timers if when <= now]
+        self._timers = [(when, action) for when, action in self._timers if when > now]
+        for action in due:
+            action()
 
     def _advance(self) -> None:
         """Decide every woken instance: start it, skip it, or settle its group."""
@@ -221,8 +262,11 @@ class Engine:
     def _try_start(self, instance: Instance) -> bool:
         frame = instance.frame
         exempt = frame.exempt()
-        if self.cancelling and not exempt:
+        if self.cancelling and (not exempt or self.abandoning):
             self._set_task(instance, T.CANCELLED, message="the run was cancelled")
+            return True
+        if self.exit_budget_spent:
+            self._set_task(instance, T.SKIPPED, SkipReason.RUN_STOPPING, "the exit tasks' budget ran out")
             return True
         edges = frame.level.waits_for[instance.node.name]
         upstream = {name: frame.instances[name] for name in edges}
@@ -253,7 +297,7 @@ class Engine:
             self._set_task(instance, T.SKIPPED, skip.reason, str(skip))
         except _Broken as broken:
             self._set_task(instance, T.RUNNING)
-            self._fail(instance, str(broken))
+            self._fail(instance, str(broken), broken.kind)
         return True
 
     def _decided_by_upstream(self, instance: Instance, upstream: dict[str, Instance], edges: dict[str, str], exempt: bool) -> bool:
@@ -268,7 +312,8 @@ class Engine:
             self._set_task(instance, T.SKIPPED, SkipReason.UPSTREAM_FAILED, why)
             return True
         if self.stopping and not exempt:
-            self._set_task(instance, T.SKIPPED, SkipReason.RUN_STOPPING, "the run is stopping after a failure")
+            why = "the run's deadline passed" if self.deadline_passed else "the run is stopping after a failure"
+            self._set_task(instance, T.SKIPPED, SkipReason.RUN_STOPPING, why)
             return True
         for reason in (SkipReason.RUN_STOPPING, SkipReason.UPSTREAM_SKIPPED):
             cause = next((up for up, outcome in zip(upstream.values(), outcomes, strict=True) if outcome is reason), None)
@@ -377,6 +422,7 @@ class Engine:
         task = instance.node
         assert isinstance(task, ir.Task)
         instance.attempts += 1
+        instance.last_attempt = AttemptRecord(number=instance.attempts, started_at=time.time())
         self._set_task(instance, T.RUNNING)
         attempt = instance.attempts
         folder = self.run_dir / "tasks" / instance.id / str(attempt)
@@ -395,8 +441,9 @@ class Engine:
             env=dict(task.settings.env),
         )
         spec_path = folder / "spec.json"
-        spec_path.write_bytes(encode(spec))
+        self._running_attempts += 1
         try:
+            spec_path.write_bytes(encode(spec))
             instance.attempt = self.launcher.launch(
                 spec,
                 spec_path=spec_path,
@@ -404,14 +451,24 @@ class Engine:
                 timeout_seconds=task.settings.timeout_seconds,
                 on_end=lambda outcome: self._events.put(lambda: self._attempt_ended(instance, outcome)),
             )
-        except (OSError, SluicewayError) as error:
-            self._fail(instance, f"the attempt could not start: {error}")
-            return
-        self._running_attempts += 1
+        except (OSError, SluicewayError) as error:  # a failed attempt like any other (LaunchFailed), so it is retried
+            self._attempt_ended(
+                instance, AttemptOutcome(end="lost", message=f"the attempt could not start: {error}"), ErrorKind.LAUNCH_FAILED
+            )
 
-    def _attempt_ended(self, instance: Instance, outcome: AttemptOutcome) -> None:
+    def _attempt_ended(self, instance: Instance, outcome: AttemptOutcome, kind: ErrorKind | None = None) -> None:
         self._running_attempts -= 1
         instance.attempt = None
+        kind = kind or outcome.error_kind
+        if instance.last_attempt is not None:
+            instance.last_attempt = msgspec.structs.replace(
+                instance.last_attempt,
+                ended_at=time.time(),
+                end=outcome.end,
+                exit_code=outcome.exit_code,
+                error_kind=kind,
+                message=outcome.message,
+            )
         while self._waiting_for_slot:  # a slot is free: the first task still waiting for one takes it
             waiting = self._waiting_for_slot.popleft()
             if waiting.state == T.PENDING:
@@ -434,22 +491,26 @@ class Engine:
                 self.cache.write_cache_entry(instance.cache_key, self.run_id, instance.id, instance.outputs)
             return
         instance.timed_out = outcome.end == "timed_out"
+        if instance.stopped_by is not None:  # the run's deadline or the exit budget stopped it: no retry (RETRY-2)
+            why = instance.stopped_by
+            self._fail(instance, self.message_for(why), why)
+            return
         if outcome.end == "cancelled":
             self._set_task(instance, T.CANCELLED, message=outcome.message)
             return
         retry = task.settings.retry
-        retriable = not (outcome.result is not None and outcome.result.error is not None and outcome.result.error.kind == "spec")
-        if retry is not None and retriable and instance.attempts - instance.retry_base <= retry.max_retries and not self.cancelling:
+        if retry is not None and instance.attempts - instance.retry_base <= retry.max_retries and not self.cancelling:
             wait = min(
                 retry.backoff_seconds * retry.backoff_factor ** (instance.attempts - instance.retry_base - 1), retry.backoff_max_seconds
             )
             instance.message = outcome.message
             self._set_task(instance, T.RETRYING, message=f"attempt {instance.attempts} failed: {outcome.message}")
-            self._timers.append((time.monotonic() + wait, instance))
+            self._timers.append((time.monotonic() + wait, lambda: self._launch(instance) if instance.state == T.RETRYING else None))
             return
-        self._fail(instance, outcome.message)
+        self._fail(instance, outcome.message, kind)
 
-    def _fail(self, instance: Instance, message: str) -> None:
+    def _fail(self, instance: Instance, message: str, kind: ErrorKind | None) -> None:
+        instance.error_kind = kind
         self._set_task(instance, T.FAILED, message=message)
         if not self.stopping:
             self.stopping = True
@@ -470,6 +531,55 @@ class Engine:
                 instance.attempt.cancel()
             elif instance.state == T.RETRYING:
                 self._set_task(instance, T.CANCELLED, message="the run was cancelled")
+
+    def _abandon(self) -> None:
+        self._begin_cancel()
+        self.abandoning = True
+        for instance in self.root.walk():
+            if instance.attempt is not None:
+                instance.attempt.cancel(force=True)
+            elif instance.state == T.RETRYING:
+                self._set_task(instance, T.CANCELLED, message="the run was cancelled")
+            elif instance.state == T.PENDING:
+                self._wake(instance)
+
+    # --- the deadline and the exit budget (TIME-3, TIME-4) ------------------------------------------
+
+    def message_for(self, kind: ErrorKind) -> str:
+        if kind == ErrorKind.RUN_TIMEOUT:
+            return f"stopped: the run's deadline of {self.timeout_seconds:g} s passed"
+        return f"stopped: the exit tasks' budget of {self.exit_timeout_seconds:g} s after the main phase ran out"
+
+    def _deadline_passes(self) -> None:
+        if self._unfinished_main == 0:
+            return  # the main phase is over: the deadline no longer applies (TIME-4 does)
+        self.deadline_passed = True
+        self.stopping = True
+        self._stop_instances(lambda instance: not instance.frame.exempt(), ErrorKind.RUN_TIMEOUT)
+
+    def _main_phase_ended(self) -> None:
+        if self.exit_timeout_seconds > 0 and self._unfinished > 0:
+            self._timers.append((time.monotonic() + self.exit_timeout_seconds, self._exit_budget_runs_out))
+
+    def _exit_budget_runs_out(self) -> None:
+        self._stop_instances(lambda instance: not instance.done, ErrorKind.EXIT_TIMEOUT)
+        self.exit_budget_spent = True
+        for instance in self.root.walk():
+            if instance.state == T.PENDING:
+                self._wake(instance)
+
+    def _stop_instances(self, chosen: Callable[[Instance], bool], why: ErrorKind) -> None:
+        """Stop the running attempts of the chosen instances (they fail with `why`); fail their RETRYING ones; wake the PENDING."""
+        for instance in self.root.walk():
+            if not chosen(instance):
+                continue
+            if instance.attempt is not None:
+                instance.stopped_by = why
+                instance.attempt.cancel()
+            elif instance.state == T.RETRYING:
+                self._fail(instance, self.message_for(why), why)
+            elif instance.state == T.PENDING:
+                self._wake(instance)
 
     # --- groups -------------------------------------------------------------------------------
 
@@ -492,6 +602,7 @@ class Engine:
         inside = [i for frame in instance.frames for i in frame.walk()]
         failed = [i for i in inside if i.state == T.FAILED]
         if failed:
+            instance.error_kind = ErrorKind.GROUP_FAILED
             self._set_task(instance, T.FAILED, message=f"task '{failed[0].id}' failed: {failed[0].message}")
         elif any(i.state == T.CANCELLED for i in inside):
             self._set_task(instance, T.CANCELLED, message="the run was cancelled")
@@ -617,7 +728,7 @@ class Engine:
         try:
             return compare(left, comparison.op, right, left_untyped=left_untyped, right_untyped=right_untyped)
         except ConditionError as error:
-            raise _Broken(str(error)) from None
+            raise _Broken(str(error), ErrorKind.CONDITION_ERROR) from None
 
     def _declared_type(self, frame: Frame, argument: ir.Argument) -> str | None:
         if isinstance(argument, ir.ParameterRef):
@@ -657,6 +768,10 @@ class Engine:
         self._unfinished -= 1
         frame = instance.frame
         frame.remaining -= 1
+        if not frame.exempt():
+            self._unfinished_main -= 1
+            if self._unfinished_main == 0:
+                self._main_phase_ended()
         for name in frame.level.dependents.get(instance.node.name, ()):
             self._wake(frame.instances[name])
         if frame.remaining == 0 and frame.group is not None:
@@ -667,7 +782,7 @@ class Engine:
         RUN_TRANSITIONS.check(self.state, state)
         self.state = state
         for observer in self.observers:
-            observer.run_changed(self.run_id, state)
+            observer.run_changed(self.run_id, state, self.error_kind if state == RunState.FAILED else None, self.message)
 
 
 def _edge_outcome(upstream: Instance, kind: str) -> TaskState | SkipReason | None:

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..core import ir
-from ..core.launcher import Attempt
-from ..core.lifecycle import TERMINAL_TASK_STATES, SkipReason, TaskState
+from ..core.launcher import Attempt, AttemptRecord
+from ..core.lifecycle import TERMINAL_TASK_STATES, ErrorKind, SkipReason, TaskState
 from ..core.task_spec import InputBinding
 from .graph import Level, level
 
@@ -23,7 +23,13 @@ class Instance:
     state: TaskState = TaskState.PENDING
     skip_reason: SkipReason | None = None
     message: str = ""
+    error_kind: ErrorKind | None = None
+    """Why it FAILED (ST-10)."""
     attempts: int = 0
+    last_attempt: AttemptRecord | None = None
+    """The attempt running, or the one that ended last (ST-7)."""
+    stopped_by: ErrorKind | None = None
+    """The run's deadline or the exit budget stopped its running attempt: it fails with this, without retry."""
     retry_base: int = 0
     """Attempts made before the run was retried: this task's retry budget starts after them."""
     cache_checked: bool = False

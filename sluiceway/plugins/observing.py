@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from ..core.lifecycle import RunState, TaskState
+from ..core.lifecycle import ErrorKind, RunState, TaskState
 from ..engine.frames import Instance
 
 log = logging.getLogger(__name__)
@@ -22,7 +22,7 @@ class HookObserver:
         self.pipeline_name = pipeline_name
         self.parameters = parameters
 
-    def run_changed(self, run_id: str, state: RunState) -> None:
+    def run_changed(self, run_id: str, state: RunState, error_kind: ErrorKind | None, message: str) -> None:
         if state == RunState.RUNNING:
             self._call("before_run", run_id=run_id, pipeline_name=self.pipeline_name, parameters=self.parameters)
         elif state in (RunState.SUCCEEDED, RunState.FAILED, RunState.CANCELLED):

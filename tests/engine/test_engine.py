@@ -22,7 +22,7 @@ class Recorder:
         self.changes: list[tuple[str, TaskState]] = []
         self.runs: list[RunState] = []
 
-    def run_changed(self, run_id, state):
+    def run_changed(self, run_id, state, error_kind, message):
         self.runs.append(state)
 
     def task_changed(self, run_id, instance):

@@ -49,8 +49,13 @@ class LocalAttempt:
         self.stop_reason: str | None = None
         self._lock = threading.Lock()
 
-    def cancel(self) -> None:
-        self.stop("cancelled")
+    def cancel(self, *, force: bool = False) -> None:
+        if not force:
+            self.stop("cancelled")
+            return
+        with self._lock:
+            self.stop_reason = self.stop_reason or "cancelled"
+        self._kill()
 
     def stop(self, reason: str) -> None:
         """SIGTERM to the whole process group, then SIGKILL after the grace period."""

@@ -51,6 +51,9 @@ class Run(Base):
     parameters: Mapped[dict[str, Any]]
     created_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
+    error_kind: Mapped[str | None] = mapped_column(String(40))
+    """Why a FAILED run failed (semantics ST-10)."""
+    message: Mapped[str] = mapped_column(Text, default="", server_default="")
     version: Mapped[int] = mapped_column(Integer, default=1)
     """Raised on every state change: a writer holding an older version loses (optimistic concurrency)."""
 
@@ -72,12 +75,32 @@ class TaskRecord(Base):
     state: Mapped[str] = mapped_column(String(20))
     skip_reason: Mapped[str | None] = mapped_column(String(40))
     message: Mapped[str] = mapped_column(Text, default="")
+    error_kind: Mapped[str | None] = mapped_column(String(40))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     cache_parts: Mapped[dict[str, Any] | None]
     """Digests of the parts of the task's cache key, to explain a miss."""
     updated_at: Mapped[datetime]
 
     __table_args__ = (Index(None, "task_id", "updated_at"),)
+
+
+class AttemptRow(Base):
+    """One attempt of a task (semantics ST-7): numbers go on across `runs retry`."""
+
+    __tablename__ = "attempts"
+
+    run_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    task_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    end: Mapped[str | None] = mapped_column(String(20))
+    """finished, timed_out, cancelled or lost; None while it runs."""
+    exit_code: Mapped[int | None]
+    error_kind: Mapped[str | None] = mapped_column(String(40))
+    message: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (ForeignKeyConstraint(["run_id", "task_id"], ["tasks.run_id", "tasks.task_id"], ondelete="CASCADE"),)
 
 
 class TaskOutput(Base):

@@ -18,11 +18,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from ...core import ir
 from ...core.cache import explain_miss
 from ...core.errors import SluicewayError
+from ...core.launcher import AttemptRecord
 from ...core.lifecycle import RUN_TRANSITIONS, RunState
 from ...core.serialize import digest, dump_json, loads
 from ...core.task_spec import InputBinding
 from . import migrations
-from .models import Artifact, CacheEntry, LineageEvent, PipelineVersion, Run, TaskOutput, TaskRecord
+from .models import Artifact, AttemptRow, CacheEntry, LineageEvent, PipelineVersion, Run, TaskOutput, TaskRecord
 
 
 class SchemaVersionError(SluicewayError):
@@ -41,6 +42,8 @@ class RunSummary:
     created_at: datetime
     finished_at: datetime | None
     parameters: dict[str, Any]
+    error_kind: str | None = None
+    message: str = ""
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,18 @@ class TaskSummary:
     message: str
     attempts: int
     outputs: dict[str, dict[str, Any]]
+    error_kind: str | None = None
+
+
+@dataclass(frozen=True)
+class AttemptSummary:
+    number: int
+    started_at: datetime
+    ended_at: datetime | None
+    end: str | None
+    exit_code: int | None
+    error_kind: str | None
+    message: str
 
 
 def _now() -> datetime:
@@ -120,8 +135,10 @@ class SqlMetadataStore:
                 )
             )
 
-    def set_run_state(self, run_id: str, state: RunState, *, retrying: bool = False) -> None:
-        """Move a run to `state`, as the transition table allows, without losing a concurrent change."""
+    def set_run_state(
+        self, run_id: str, state: RunState, *, retrying: bool = False, error_kind: str | None = None, message: str = ""
+    ) -> None:
+        """Move a run to `state`, as the transition table allows, without losing a concurrent change; a FAILED run says why."""
         with self._session() as session:
             row = session.get(Run, run_id)
             if row is None:
@@ -131,7 +148,7 @@ class SqlMetadataStore:
             changed = session.execute(
                 update(Run)
                 .where(Run.id == run_id, Run.version == row.version)
-                .values(state=state.value, version=row.version + 1, finished_at=finished)
+                .values(state=state.value, version=row.version + 1, finished_at=finished, error_kind=error_kind, message=message)
                 .execution_options(synchronize_session=False)
             )
             if changed.rowcount != 1:  # type: ignore[attr-defined]
@@ -147,10 +164,12 @@ class SqlMetadataStore:
         skip_reason: str | None,
         message: str,
         attempts: int,
+        error_kind: str | None = None,
+        attempt: AttemptRecord | None = None,
         outputs: dict[str, InputBinding] | None = None,
         cache_parts: dict[str, str] | None = None,
     ) -> None:
-        """Record a task's state; with `outputs`, its outputs and the artifacts it produced, first."""
+        """Record a task's state, with its attempt's record; with `outputs`, its outputs and the artifacts it produced."""
         with self._session() as session:
             row = session.get(TaskRecord, (run_id, task_id))
             if row is None:
@@ -159,9 +178,12 @@ class SqlMetadataStore:
                 )
                 session.add(row)
             row.state, row.skip_reason, row.message, row.attempts, row.updated_at = state, skip_reason, message, attempts, _now()
+            row.error_kind = error_kind
             if cache_parts:
                 row.cache_parts = cache_parts
             session.flush()
+            if attempt is not None:
+                session.merge(_attempt_row(run_id, task_id, attempt))
             for name, binding in (outputs or {}).items():
                 session.merge(TaskOutput(run_id=run_id, task_id=task_id, name=name, value=_binding_json(binding)))
                 for ref in binding.artifacts:
@@ -249,7 +271,23 @@ class SqlMetadataStore:
             for output in session.scalars(select(TaskOutput).where(TaskOutput.run_id == run_id)):
                 outputs.setdefault(output.task_id, {})[output.name] = output.value
             rows = session.scalars(select(TaskRecord).where(TaskRecord.run_id == run_id).order_by(TaskRecord.task_id))
-            return [TaskSummary(r.task_id, r.kind, r.state, r.skip_reason, r.message, r.attempts, outputs.get(r.task_id, {})) for r in rows]
+            return [
+                TaskSummary(r.task_id, r.kind, r.state, r.skip_reason, r.message, r.attempts, outputs.get(r.task_id, {}), r.error_kind)
+                for r in rows
+            ]
+
+    def attempts(self, run_id: str, task_id: str) -> list[AttemptSummary]:
+        """A task's attempts, first to last (ST-7)."""
+        with self._session() as session:
+            rows = session.scalars(
+                select(AttemptRow).where(AttemptRow.run_id == run_id, AttemptRow.task_id == task_id).order_by(AttemptRow.number)
+            )
+            return [
+                AttemptSummary(
+                    r.number, _aware(r.started_at), _aware(r.ended_at) if r.ended_at else None, r.end, r.exit_code, r.error_kind, r.message
+                )
+                for r in rows
+            ]
 
     def explain_cache(self, run_id: str, task_id: str) -> str:
         """Why a task of a run hit or missed the cache, compared with the closest earlier execution."""
@@ -333,7 +371,30 @@ def _walk_lineage(
 
 
 def _summary(row: Run) -> RunSummary:
-    return RunSummary(row.id, row.pipeline_name, row.state, row.created_at, row.finished_at, dict(row.parameters))
+    finished = _aware(row.finished_at) if row.finished_at else None
+    return RunSummary(
+        row.id, row.pipeline_name, row.state, _aware(row.created_at), finished, dict(row.parameters), row.error_kind, row.message or ""
+    )
+
+
+def _aware(moment: datetime) -> datetime:
+    """Times are stored in UTC; SQLite gives them back without a zone."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _attempt_row(run_id: str, task_id: str, attempt: AttemptRecord) -> AttemptRow:
+    ended = datetime.fromtimestamp(attempt.ended_at, timezone.utc) if attempt.ended_at is not None else None
+    return AttemptRow(
+        run_id=run_id,
+        task_id=task_id,
+        number=attempt.number,
+        started_at=datetime.fromtimestamp(attempt.started_at, timezone.utc),
+        ended_at=ended,
+        end=attempt.end,
+        exit_code=attempt.exit_code,
+        error_kind=attempt.error_kind.value if attempt.error_kind else None,
+        message=attempt.message,
+    )
 
 
 def _binding_json(binding: InputBinding) -> dict[str, Any]:
