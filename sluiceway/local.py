@@ -72,6 +72,7 @@ def retry(run_id: str, **options: Unpack[RunOptions]) -> RunReport:
     from .core.lifecycle import RunState, TaskState
 
     session = _Session(run_id)
+    end_abandoned_runs(session.store, [run_id])
     summary = session.store.get_run(run_id)
     if summary.state not in (RunState.FAILED.value, RunState.CANCELLED.value):
         raise SluicewayError(f"run '{run_id}' is {summary.state}; only a failed or cancelled run can be retried")
@@ -111,7 +112,7 @@ class _Session:
 
         registry = self.plugins.registry
         # `sluiceway runs cancel` finds the process to ask here.
-        (self.run_dir / ORCHESTRATOR_PID).write_text(str(os.getpid()))
+        (self.run_dir / ORCHESTRATOR_PID).write_text(f"{os.getpid()} {_start_time(os.getpid())}")
         engine = Engine(
             compiled,
             run_id=self.run_id,
@@ -135,6 +136,47 @@ class _Session:
         if on_engine is not None:
             on_engine(engine)
         return engine.run()
+
+
+UNKNOWN = -1
+"""orchestrator_of: the run has not recorded its process (yet)."""
+
+
+def orchestrator_of(run_id: str) -> int | None:
+    """The id of the live process running `run_id`; None if that process is gone; UNKNOWN if it never said."""
+    try:
+        pid_text, _, started = (home() / "runs" / run_id / ORCHESTRATOR_PID).read_text().partition(" ")
+        pid = int(pid_text)
+    except (OSError, ValueError):
+        return UNKNOWN
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:  # alive, but another user's: not ours
+        return None
+    # The id may have been reused since: the process must also have started when the run's did.
+    return pid if started.strip() in ("", "None", str(_start_time(pid))) else None
+
+
+def end_abandoned_runs(store: SqlMetadataStore, run_ids: Sequence[str]) -> list[str]:
+    """End the unfinished runs among `run_ids` whose process is gone (killed, crashed, machine restarted); their ids."""
+    ended = []
+    for run_id in run_ids:
+        if store.get_run(run_id).state in ("SUCCEEDED", "FAILED", "CANCELLED") or orchestrator_of(run_id) is not None:
+            continue
+        store.end_abandoned_run(run_id, "the process running it ended before the run did (killed, crashed, or the machine restarted)")
+        ended.append(run_id)
+    return ended
+
+
+def _start_time(pid: int) -> str | None:
+    """When a process started, in clock ticks since boot (Linux); None where /proc is not available."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]
 
 
 def metadata_store(store_class: Any = None) -> SqlMetadataStore:

@@ -466,3 +466,67 @@ def test_null_is_refused_for_a_parameter_that_does_not_default_to_null(tmp_path,
     result = cli("run", str(write(tmp_path, RUNNABLE)), "-p", "n=null", env={"SLUICEWAY_HOME": str(tmp_path / "home")})
     assert result.returncode == 1
     assert result.stderr.strip() == "error: parameter 'n' (int) cannot be null: only a parameter that defaults to null can"
+
+
+CRASHABLE = """
+from sluiceway import dsl
+
+
+@dsl.component
+def slow_once(marker: str) -> int:
+    import os
+    import time
+    from pathlib import Path
+
+    if not Path(marker).exists():
+        Path(marker).write_text(str(os.getpid()))
+        time.sleep(60)
+    return 1
+
+
+@dsl.pipeline(name="crashable")
+def crashable(marker: str):
+    first = slow_once(marker=marker)
+    slow_once(marker=marker).after(first)
+"""
+
+
+def test_a_run_whose_process_died_is_ended_as_lost_and_can_be_retried(tmp_path, cli):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    home = {"SLUICEWAY_HOME": str(tmp_path / "home")}
+    marker = tmp_path / "marker"
+    source = write(tmp_path, CRASHABLE)
+    orchestrator = subprocess.Popen(
+        [sys.executable, "-m", "sluiceway", "run", str(source), "-p", f"marker={marker}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, **home},
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (marker.exists() and marker.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        orchestrator.kill()  # a crash: nothing is cleaned up, nothing is recorded
+        orchestrator.wait()
+    finally:
+        task_pid = int(marker.read_text())
+        os.kill(task_pid, signal.SIGKILL)  # the task outlives its orchestrator, as a detached process does
+    (run_id,) = [line.split()[0] for line in cli("runs", "list", env=home).stdout.splitlines()]
+    listed = cli("runs", "list", env=home).stdout
+    assert f"{run_id}" in listed and "FAILED" in listed
+
+    shown = cli("runs", "show", run_id, env=home)
+    assert "Lost: the process running it ended before the run did" in shown.stdout
+    assert "slow-once " in shown.stdout and "FAILED    : Lost: the process running it ended" in shown.stdout
+    attempts = cli("runs", "show", run_id, "--task", "slow-once", env=home).stdout
+    assert "#1 " in attempts and " lost" in attempts
+
+    retried = cli("runs", "retry", run_id, env=home)
+    assert retried.returncode == 0, retried.stderr
+    assert f"run {run_id} SUCCEEDED" in retried.stdout
+    assert "#2 " in cli("runs", "show", run_id, "--task", "slow-once", env=home).stdout  # attempt numbers go on

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -206,7 +207,11 @@ def runs_list(state: str | None, pipeline: str | None, limit: int, output_format
     """The newest runs first."""
     from .. import local
 
-    runs = _store(local).list_runs(limit=limit, state=state.upper() if state else None, pipeline=pipeline)
+    store = _store(local)
+    query = {"limit": limit, "state": state.upper() if state else None, "pipeline": pipeline}
+    runs = store.list_runs(**query)
+    if local.end_abandoned_runs(store, [run.id for run in runs if run.state in ("PENDING", "RUNNING", "CANCELLING")]):
+        runs = store.list_runs(**query)
     if output_format == "json":
         click.echo(json.dumps([_run_json(run) for run in runs], indent=2))
         return
@@ -224,6 +229,7 @@ def runs_show(run_id: str, task_id: str | None, output_format: str) -> None:
 
     store = _store(local)
     try:
+        local.end_abandoned_runs(store, [run_id])
         run = store.get_run(run_id)
         if task_id is not None:
             _show_task(store, run_id, task_id, output_format)
@@ -280,7 +286,6 @@ def _attempt_line(attempt: Any) -> str:
 @click.argument("run_id")
 def runs_cancel(run_id: str) -> None:
     """Ask a running run to stop: running tasks are stopped, exit tasks still run."""
-    import os
     import signal
 
     from .. import local
@@ -293,18 +298,26 @@ def runs_cancel(run_id: str) -> None:
         _fail(str(error))
     if run.state not in (RunState.PENDING.value, RunState.RUNNING.value):
         _fail(f"run '{run_id}' is {run.state}; only a pending or running run can be cancelled")
-    pid_file = local.home() / "runs" / run_id / local.ORCHESTRATOR_PID
-    try:
-        pid = int(pid_file.read_text())
-        # The pid may have been reused since: only signal a process that is a Sluiceway run.
-        if b"sluiceway" not in Path(f"/proc/{pid}/cmdline").read_bytes():
-            raise ProcessLookupError(pid)
-        os.kill(pid, signal.SIGTERM)
-    except (OSError, ValueError):
-        # The process that ran it is gone: nothing runs it any more, so it failed.
-        store.set_run_state(run_id, RunState.FAILED)
-        _fail(f"run '{run_id}' has no live process (it was killed or crashed); it is now marked FAILED")
+    pid = local.orchestrator_of(run_id)
+    if pid == local.UNKNOWN:
+        _fail(f"run '{run_id}' has not started yet; try again in a moment")
+    if pid is None or not _signal(pid, signal.SIGTERM):
+        # Nothing runs it any more: what was running is lost, and `runs retry` can take it up.
+        state = store.end_abandoned_run(
+            run_id, "the process running it ended before the run did (killed, crashed, or the machine restarted)"
+        )
+        _fail(
+            f"run '{run_id}' has no live process (it was killed or crashed); it is now {state}, and `sluiceway runs retry {run_id}` runs it again"
+        )
     click.echo(f"cancelling run {run_id} (process {pid})")
+
+
+def _signal(pid: int, signum: int) -> bool:
+    try:
+        os.kill(pid, signum)
+    except OSError:
+        return False
+    return True
 
 
 @runs_group.command("retry")

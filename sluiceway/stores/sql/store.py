@@ -19,7 +19,7 @@ from ...core import ir
 from ...core.cache import explain_miss
 from ...core.errors import SluicewayError
 from ...core.launcher import AttemptRecord
-from ...core.lifecycle import RUN_TRANSITIONS, RunState
+from ...core.lifecycle import RUN_TRANSITIONS, ErrorKind, RunState
 from ...core.serialize import digest, dump_json, loads
 from ...core.task_spec import InputBinding
 from . import migrations
@@ -183,12 +183,40 @@ class SqlMetadataStore:
                 row.cache_parts = cache_parts
             session.flush()
             if attempt is not None:
-                session.merge(_attempt_row(run_id, task_id, attempt))
+                _record_attempt(session, _attempt_row(run_id, task_id, attempt))
             for name, binding in (outputs or {}).items():
                 session.merge(TaskOutput(run_id=run_id, task_id=task_id, name=name, value=_binding_json(binding)))
                 for ref in binding.artifacts:
                     artifact = self._artifact(session, ref.uri, ref.type, ref.digest, ref.metadata)
                     session.add(LineageEvent(artifact_id=artifact.id, run_id=run_id, task_id=task_id, kind="produced", name=name))
+
+    def end_abandoned_run(self, run_id: str, message: str) -> str:
+        """End a run whose orchestrator is gone: what was running is Lost, what had not started is skipped.
+
+        The run becomes FAILED (Lost), or CANCELLED if it was being cancelled; `runs retry` can
+        take it up from there. Returns the run's new state.
+        """
+        lost = ErrorKind.LOST.value
+        with self._session() as session:
+            session.execute(
+                update(TaskRecord)
+                .where(TaskRecord.run_id == run_id, TaskRecord.state.in_(("RUNNING", "RETRYING")))
+                .values(state="FAILED", error_kind=lost, message=message, updated_at=_now())
+            )
+            session.execute(
+                update(TaskRecord)
+                .where(TaskRecord.run_id == run_id, TaskRecord.state == "PENDING")
+                .values(state="SKIPPED", skip_reason="run_stopping", message=message, updated_at=_now())
+            )
+            session.execute(
+                update(AttemptRow)
+                .where(AttemptRow.run_id == run_id, AttemptRow.end.is_(None))
+                .values(end="lost", ended_at=_now(), error_kind=lost, message=message)
+            )
+        state = RunState(self.get_run(run_id).state)
+        target = RunState.CANCELLED if state == RunState.CANCELLING else RunState.FAILED
+        self.set_run_state(run_id, target, error_kind=lost if target == RunState.FAILED else None, message=message)
+        return target.value
 
     def record_inputs(self, run_id: str, task_id: str, inputs: dict[str, InputBinding]) -> None:
         """Record the artifacts a task consumed (lineage)."""
@@ -380,6 +408,22 @@ def _summary(row: Run) -> RunSummary:
 def _aware(moment: datetime) -> datetime:
     """Times are stored in UTC; SQLite gives them back without a zone."""
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _record_attempt(session: Session, row: AttemptRow) -> None:
+    """Insert a starting attempt; update an ending one (one statement each, where merge would read first)."""
+    if row.end is not None:
+        key = (AttemptRow.run_id == row.run_id, AttemptRow.task_id == row.task_id, AttemptRow.number == row.number)
+        values = {
+            "ended_at": row.ended_at,
+            "end": row.end,
+            "exit_code": row.exit_code,
+            "error_kind": row.error_kind,
+            "message": row.message,
+        }
+        if session.execute(update(AttemptRow).where(*key).values(**values)).rowcount:  # type: ignore[attr-defined]
+            return
+    session.add(row)
 
 
 def _attempt_row(run_id: str, task_id: str, attempt: AttemptRecord) -> AttemptRow:
