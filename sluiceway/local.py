@@ -13,7 +13,9 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import sys
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypedDict
@@ -57,10 +59,16 @@ class RunOptions(TypedDict, total=False):
     """Called with the engine before the run starts (to cancel it from another thread, say)."""
 
 
+class SettingIgnoredHere(UserWarning):
+    """A task setting this machine cannot honour (resources, node selectors, secrets)."""
+
+
 def run(pipeline: Any, arguments: dict[str, Any] | None = None, **options: Unpack[RunOptions]) -> RunReport:
     """Run a pipeline (a @dsl.pipeline, a plain KFP v1 function, or compiled IR) to its end."""
     compiled = pipeline if isinstance(pipeline, ir.Pipeline) else _compile(pipeline)
     checked = check_arguments(compiled, arguments or {})
+    for sentence in settings_ignored_here(compiled):
+        warnings.warn(sentence, SettingIgnoredHere, stacklevel=_first_caller_outside_sluiceway())
     run_id = f"{compiled.name}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
     session = _Session(run_id)
     session.store.create_run(run_id, compiled, checked)
@@ -136,6 +144,28 @@ class _Session:
         if on_engine is not None:
             on_engine(engine)
         return engine.run()
+
+
+def _first_caller_outside_sluiceway() -> int:
+    """The stacklevel that makes a warning point at the user's line, however many of our frames are between."""
+    frame, level = sys._getframe(1), 1
+    while frame.f_back is not None and frame.f_globals.get("__name__", "").partition(".")[0] == "sluiceway":
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def settings_ignored_here(pipeline: ir.Pipeline) -> list[str]:
+    """One sentence per kind of task setting that runs differently on this machine, naming the tasks that set it."""
+    graphs = [c.implementation.nodes for c in pipeline.components.values() if isinstance(c.implementation, ir.Graph)]
+    tasks = [task for nodes in (pipeline.nodes, *graphs) for task in ir.tasks_in(nodes)]
+    kinds = {
+        "resource requests and limits (every task may use the whole machine)": [t for t in tasks if t.settings.resources != ir.Resources()],
+        "node selectors (there is one node: this machine)": [t for t in tasks if t.settings.node_selector],
+        "secrets (no secret is read: export the variables in your shell instead)": [t for t in tasks if t.settings.secrets],
+    }
+    return [
+        f"ignored on this machine: {what}; set by {', '.join(sorted({t.name for t in found}))}" for what, found in kinds.items() if found
+    ]
 
 
 UNKNOWN = -1

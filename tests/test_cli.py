@@ -530,3 +530,39 @@ def test_a_run_whose_process_died_is_ended_as_lost_and_can_be_retried(tmp_path, 
     assert retried.returncode == 0, retried.stderr
     assert f"run {run_id} SUCCEEDED" in retried.stdout
     assert "#2 " in cli("runs", "show", run_id, "--task", "slow-once", env=home).stdout  # attempt numbers go on
+
+
+def test_settings_this_machine_ignores_are_noted_once_each(tmp_path, cli):
+    from tests.conftest import EXAMPLES
+
+    result = cli("run", str(EXAMPLES / "nightly_segmentation.py"), env={"SLUICEWAY_HOME": str(tmp_path / "home")})
+    notes = [line for line in result.stderr.splitlines() if line.startswith("note: ")]
+    assert len(notes) == 3, result.stderr
+    assert any("resource requests and limits" in note and "train" in note for note in notes)
+    assert any(note.startswith("note: ignored on this machine: secrets") for note in notes)
+    assert any("node selectors" in note for note in notes)
+
+
+def test_the_python_api_warns_about_ignored_settings(tmp_path, monkeypatch):
+    import warnings
+
+    import sluiceway
+    from sluiceway import dsl
+    from sluiceway.local import SettingIgnoredHere
+
+    monkeypatch.setenv("SLUICEWAY_HOME", str(tmp_path / "home"))
+
+    @dsl.component
+    def hungry() -> int:
+        return 1
+
+    @dsl.pipeline(name="hungry")
+    def pipeline():
+        hungry().set_memory_limit("64Gi")
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert sluiceway.run(pipeline).state == "SUCCEEDED"
+    (warning,) = [w for w in caught if issubclass(w.category, SettingIgnoredHere)]
+    assert "resource requests and limits" in str(warning.message) and "hungry" in str(warning.message)
+    assert warning.filename == __file__  # it points at the caller's line

@@ -140,6 +140,7 @@ RUN_ARGUMENTS = {"nested_pipeline": {"data_uri": (EXAMPLES / "data" / "flowers.c
 
 
 @pytest.mark.parametrize("example", [path.stem for path in EXAMPLE_FILES])
+@pytest.mark.filterwarnings("ignore::sluiceway.local.SettingIgnoredHere")  # the example sets them on purpose
 def test_example_runs_on_the_embedded_default(example, compiled, tmp_path, monkeypatch):
     import sluiceway
     from sluiceway.core.lifecycle import RunState, TaskState

@@ -10,6 +10,7 @@ import json
 import os
 import sys
 import traceback
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -94,6 +95,8 @@ def run_command(source: str, params: tuple[str, ...], settings: dict[str, Any]) 
         arguments = dict(local.parse_argument(pipeline, text) for text in params)
     except SluicewayError as error:
         _fail(str(error))
+    for sentence in local.settings_ignored_here(pipeline):
+        click.echo(f"note: {sentence}", err=True)
     _run_live(lambda **live: local.run(pipeline, arguments, **settings, **live))
 
 
@@ -124,7 +127,9 @@ def _run_live(start: Callable[..., RunReport]) -> NoReturn:
         signal.signal(signal.SIGTERM, on_interrupt)  # what `sluiceway runs cancel` sends
 
     try:
-        report = start(observers=[ConsoleProgress()], echo=sys.stdout, on_engine=watch_interrupts)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", local.SettingIgnoredHere)  # the command prints them as notes first
+            report = start(observers=[ConsoleProgress()], echo=sys.stdout, on_engine=watch_interrupts)
     except SluicewayError as error:
         _fail(str(error))
     for task in report.tasks.values():
@@ -480,26 +485,10 @@ def plugins_command(as_json: bool) -> None:
             click.echo(f"  {entry.name:<{width}}  {entry.description or '-'}  [plugin {entry.plugin}, {entry.origin}]")
 
 
-def _count_tasks(pipeline: object) -> int:
-    from ..core.ir import ExitHandler, Pipeline, Task
+def _count_tasks(pipeline: Pipeline) -> int:
+    from ..core.ir import tasks_in
 
-    assert isinstance(pipeline, Pipeline)
-    count = 0
-
-    def walk(nodes: tuple[object, ...]) -> None:
-        nonlocal count
-        for node in nodes:
-            if isinstance(node, Task):
-                count += 1
-            if isinstance(node, ExitHandler):
-                count += 1
-            for child in getattr(node, "nodes", ()):
-                walk((child,))
-            for branch in getattr(node, "branches", ()):
-                walk(branch.nodes)
-
-    walk(pipeline.nodes)
-    return count
+    return sum(1 for _ in tasks_in(pipeline.nodes))
 
 
 def main() -> None:

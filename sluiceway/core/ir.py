@@ -17,6 +17,7 @@ Shape, in brief:
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 from typing import Any, Literal, TypeVar
 
 import msgspec
@@ -398,3 +399,20 @@ class Pipeline(Record, frozen=True, kw_only=True, omit_defaults=False):
     def graph(self) -> Graph:
         """The pipeline's top level, seen as a graph like any nested pipeline."""
         return Graph(nodes=self.nodes, outputs=self.output_bindings)
+
+
+def tasks_in(nodes: tuple[Node, ...]) -> Iterator[Task]:
+    """Every task among `nodes` and inside their groups (branches, loop bodies, exit handlers and their exit tasks), in order.
+
+    Nested pipelines' own nodes are not entered: walk `pipeline.components[task.component]` for that.
+    """
+    for node in nodes:
+        if isinstance(node, Task):
+            yield node
+        elif isinstance(node, Condition):
+            for branch in node.branches:
+                yield from tasks_in(branch.nodes)
+        elif isinstance(node, (Loop, ExitHandler)):
+            yield from tasks_in(node.nodes)
+            if isinstance(node, ExitHandler):
+                yield node.exit_task

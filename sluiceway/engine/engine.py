@@ -32,6 +32,8 @@ from .frames import Frame, Instance
 
 T = TaskState
 
+DEFAULT_MAX_INSTANCES = 10_000
+"""L of LOOP-5: the most instances one IR node may have in a run."""
 DEFAULT_EXIT_TIMEOUT_SECONDS = 600.0
 """The exit tasks' budget after the main phase (TIME-4), unless the run says otherwise."""
 
@@ -96,6 +98,7 @@ class Engine:
         earlier: dict[str, EarlierTask] | None = None,
         timeout_seconds: float | None = None,
         exit_timeout_seconds: float = DEFAULT_EXIT_TIMEOUT_SECONDS,
+        max_instances: int = DEFAULT_MAX_INSTANCES,
     ) -> None:
         self.pipeline = pipeline
         self.run_id = run_id
@@ -114,6 +117,9 @@ class Engine:
         """The run's deadline for its non-exit tasks (TIME-3); None: no deadline."""
         self.exit_timeout_seconds = exit_timeout_seconds
         """The exit tasks' budget after the main phase (TIME-4); 0: none."""
+        self.max_instances = max_instances
+        self._loop_instances: dict[int, int] = {}
+        """How many instances loops have given each IR node so far (by id of the node), for LOOP-5."""
         self.state = RunState.PENDING
         self.stopping = False
         self.cancelling = False
@@ -395,6 +401,15 @@ class Engine:
             raise _Broken(f"ParallelFor '{loop.name}' needs a list, got {type(items).__name__}")
         if not items:
             raise _Skip(SkipReason.EMPTY_LOOP, f"ParallelFor '{loop.name}' has no items")
+        for node in loop.nodes:  # LOOP-5, before any iteration opens
+            total = self._loop_instances.get(id(node), 0) + len(items)
+            if total > self.max_instances:
+                raise _Broken(
+                    f"ParallelFor '{loop.name}' over {len(items)} items would give '{node.name}' {total} instances in this run;"
+                    f" at most {self.max_instances} are allowed (LOOP-5)"
+                )
+        for node in loop.nodes:
+            self._loop_instances[id(node)] = self._loop_instances.get(id(node), 0) + len(items)
         instance.pending_items = list(enumerate(items))
         self._set_task(instance, T.RUNNING)
         self._open_iterations(instance, loop)

@@ -373,3 +373,24 @@ def test_comparisons_are_typed_and_untyped_values_are_converted(tmp_path):
     report = run(typed_compare, tmp_path)
     assert report.tasks["add"].skip_reason == SkipReason.CONDITION
     assert report.tasks["add-2"].state == T.SUCCEEDED
+
+
+def test_a_loop_that_would_exceed_the_instance_limit_fails_before_opening_any_iteration(tmp_path):
+    @dsl.pipeline(name="nested")
+    def nested(outer: list, inner: list):
+        with dsl.ParallelFor(outer):
+            with dsl.ParallelFor(inner):
+                add(a=1, b=2)
+
+    def run_with_limit(folder: Path, outer: list, limit: int) -> RunReport:
+        engine = make_engine(nested, folder, {"outer": outer, "inner": [1, 2, 3]}, max_parallel=1)
+        engine.max_instances = limit
+        return engine.run()
+
+    assert run_with_limit(tmp_path / "fits", [1, 2], limit=6).state == RunState.SUCCEEDED
+    report = run_with_limit(tmp_path / "over", [1, 2], limit=5)  # each inner loop fits; the run's total of 'add' does not
+    failed = [i for i in report.tasks.values() if i.state == T.FAILED and i.node.name == "for-loop-2"]
+    assert len(failed) == 1 and failed[0].error_kind.value == "ResolutionError"
+    assert "would give 'add' 6 instances in this run; at most 5 are allowed (LOOP-5)" in failed[0].message
+    assert not any(i.attempts for i in report.tasks.values() if i.id.startswith(failed[0].id + "/"))
+    assert report.state == RunState.FAILED
