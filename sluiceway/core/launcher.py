@@ -27,6 +27,8 @@ class AttemptOutcome(Record, frozen=True):
     exit_code: int | None = None
     result: TaskResult | None = None
     message: str = ""
+    kind: ErrorKind | None = None
+    """The ST-10 kind, when the launcher knows it better than `end` says (an attempt that could not start: LaunchFailed)."""
 
     @property
     def succeeded(self) -> bool:
@@ -37,6 +39,8 @@ class AttemptOutcome(Record, frozen=True):
         """The ST-10 kind of a failed attempt; None for one that succeeded or was cancelled."""
         if self.succeeded or self.end == "cancelled":
             return None
+        if self.kind is not None:
+            return self.kind
         if self.end == "timed_out":
             return ErrorKind.TIMEOUT
         if self.end == "lost" or self.result is None or self.result.error is None:

@@ -467,14 +467,13 @@ class Engine:
                 on_end=lambda outcome: self._events.put(lambda: self._attempt_ended(instance, outcome)),
             )
         except (OSError, SluicewayError) as error:  # a failed attempt like any other (LaunchFailed), so it is retried
-            self._attempt_ended(
-                instance, AttemptOutcome(end="lost", message=f"the attempt could not start: {error}"), ErrorKind.LAUNCH_FAILED
-            )
+            failure = AttemptOutcome(end="lost", kind=ErrorKind.LAUNCH_FAILED, message=f"the attempt could not start: {error}")
+            self._attempt_ended(instance, failure)
 
-    def _attempt_ended(self, instance: Instance, outcome: AttemptOutcome, kind: ErrorKind | None = None) -> None:
+    def _attempt_ended(self, instance: Instance, outcome: AttemptOutcome) -> None:
         self._running_attempts -= 1
         instance.attempt = None
-        kind = kind or outcome.error_kind
+        kind = outcome.error_kind
         if instance.last_attempt is not None:
             instance.last_attempt = msgspec.structs.replace(
                 instance.last_attempt,

@@ -55,6 +55,7 @@ def test_a_package_that_cannot_be_installed_fails_the_task_clearly(tmp_path, mon
     task = report.tasks["impossible"]
     assert report.state == RunState.FAILED and task.state == TaskState.FAILED
     assert task.message.startswith("the attempt could not start: cannot install no-such-package-for-sluiceway-tests==9.9.9 for the task")
+    assert task.error_kind == "LaunchFailed" and task.attempts == 1
 
 
 def test_the_command_line_runs_packaged_tasks_too(tmp_path, cli):
@@ -69,3 +70,34 @@ def test_the_command_line_runs_packaged_tasks_too(tmp_path, cli):
     result = cli("run", str(source), cwd=tmp_path, env={"SLUICEWAY_HOME": str(tmp_path / "home")})
     assert result.returncode == 0, result.stdout + result.stderr
     assert "output Output = b = 2" in result.stdout
+
+
+@dsl.component(packages_to_install=["tomli-w==1.0.0"])
+def stamp_packaged() -> float:
+    import time
+
+    return time.time()
+
+
+@dsl.component
+def stamp(after: float) -> float:
+    import time
+
+    return time.time()
+
+
+def test_other_tasks_go_on_while_a_virtualenv_is_made(tmp_path, monkeypatch):
+    monkeypatch.setenv("SLUICEWAY_HOME", str(tmp_path))
+
+    @dsl.pipeline(name="meanwhile")
+    def meanwhile():
+        stamp_packaged()
+        task = stamp(after=0.0)
+        for _ in range(3):
+            task = stamp(after=task.output)
+
+    report = sluiceway.run(meanwhile, max_parallel=2)
+    assert report.state == RunState.SUCCEEDED, {t.id: t.message for t in report.tasks.values()}
+    packaged_ran_at = report.tasks["stamp-packaged"].outputs["Output"].value
+    last_of_chain = report.tasks["stamp-4"].outputs["Output"].value
+    assert last_of_chain < packaged_ran_at  # the chain ran to its end while pip was installing

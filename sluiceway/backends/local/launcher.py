@@ -20,8 +20,10 @@ from typing import IO, Protocol
 
 import msgspec
 
+from ...core.errors import SluicewayError
 from ...core.ir import PythonFunction
 from ...core.launcher import AttemptOutcome
+from ...core.lifecycle import ErrorKind
 from ...core.task_spec import TaskResult, TaskSpec
 from .forking import ForkServer, ForkServerGone
 from .venvs import python_for
@@ -44,8 +46,10 @@ class Process(Protocol):
 
 
 class LocalAttempt:
-    def __init__(self, process: Process) -> None:
-        self.process = process
+    """One attempt: its process once started (a task's virtualenv may have to be made first), and why it was stopped."""
+
+    def __init__(self) -> None:
+        self.process: Process | None = None
         self.stop_reason: str | None = None
         self._lock = threading.Lock()
 
@@ -60,17 +64,29 @@ class LocalAttempt:
     def stop(self, reason: str) -> None:
         """SIGTERM to the whole process group, then SIGKILL after the grace period."""
         with self._lock:
-            if self.stop_reason is not None or self.process.poll() is not None:
+            if self.stop_reason is not None or (self.process is not None and self.process.poll() is not None):
                 return
             self.stop_reason = reason
-        _signal_group(self.process.pid, signal.SIGTERM)
+            process = self.process
+        if process is None:
+            return  # not started yet: it never will (see attach)
+        _signal_group(process.pid, signal.SIGTERM)
         killer = threading.Timer(GRACE_SECONDS, self._kill)
         killer.daemon = True
         killer.start()
 
+    def attach(self, process: Process) -> None:
+        """The attempt's process has started; one stopped meanwhile is killed at once (it has done nothing yet)."""
+        with self._lock:
+            self.process = process
+            stopped = self.stop_reason is not None
+        if stopped:
+            self._kill()
+
     def _kill(self) -> None:
-        if self.process.poll() is None:  # still running after the grace period
-            _signal_group(self.process.pid, signal.SIGKILL)
+        process = self.process
+        if process is not None and process.poll() is None:  # still running after the grace period
+            _signal_group(process.pid, signal.SIGKILL)
 
 
 class LocalLauncher:
@@ -109,17 +125,10 @@ class LocalLauncher:
         on_end: Callable[[AttemptOutcome], None],
     ) -> LocalAttempt:
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        output, output_for_process = os.pipe()
-        try:
-            process = self._start(spec, spec_path, output_for_process)
-        except BaseException:
-            os.close(output)
-            raise
-        finally:
-            os.close(output_for_process)
-        attempt = LocalAttempt(process)
-        reader = open(output, "rb")  # noqa: SIM115 (the watcher thread closes it)
-        threading.Thread(target=self._watch, args=(attempt, spec, reader, log_path, timeout_seconds, on_end), daemon=True).start()
+        attempt = LocalAttempt()
+        # Started and watched on a thread of its own: making a task's virtualenv may take minutes, and
+        # the engine must go on deciding other tasks meanwhile.
+        threading.Thread(target=self._run, args=(attempt, spec, spec_path, log_path, timeout_seconds, on_end), daemon=True).start()
         return attempt
 
     def close(self) -> None:
@@ -129,8 +138,42 @@ class LocalLauncher:
         if server is not None:
             server.close()
 
-    def _start(self, spec: TaskSpec, spec_path: Path, output_fd: int) -> Process:
-        python = self._python_for(spec)
+    def _run(
+        self,
+        attempt: LocalAttempt,
+        spec: TaskSpec,
+        spec_path: Path,
+        log_path: Path,
+        timeout_seconds: float | None,
+        on_end: Callable[[AttemptOutcome], None],
+    ) -> None:
+        timer = threading.Timer(timeout_seconds, attempt.stop, ("timed_out",)) if timeout_seconds else None
+        if timer:  # the attempt's time counts from its launch, making its virtualenv included (TIME-1)
+            timer.daemon = True
+            timer.start()
+        try:
+            python = self._python_for(spec)
+            if attempt.stop_reason is None:
+                output, output_for_process = os.pipe()
+                try:
+                    attempt.attach(self._start(python, spec_path, output_for_process))
+                except BaseException:
+                    os.close(output)
+                    raise
+                finally:
+                    os.close(output_for_process)
+        except (OSError, SluicewayError) as error:
+            if timer:
+                timer.cancel()
+            on_end(AttemptOutcome(end="lost", kind=ErrorKind.LAUNCH_FAILED, message=f"the attempt could not start: {error}"))
+            return
+        if attempt.process is None:  # stopped before it started
+            on_end(_outcome(attempt, spec, None, timeout_seconds))
+            return
+        with open(output, "rb") as reader:
+            self._watch(attempt, spec, reader, log_path, timer, timeout_seconds, on_end)
+
+    def _start(self, python: str, spec_path: Path, output_fd: int) -> Process:
         if self.fork_server and python == self.python:
             try:
                 return self._fork_server().start(spec_path, output_fd, env=dict(os.environ), cwd=os.getcwd())
@@ -163,14 +206,12 @@ class LocalLauncher:
         spec: TaskSpec,
         output: IO[bytes],
         log_path: Path,
+        timer: threading.Timer | None,
         timeout_seconds: float | None,
         on_end: Callable[[AttemptOutcome], None],
     ) -> None:
-        timer = threading.Timer(timeout_seconds, attempt.stop, ("timed_out",)) if timeout_seconds else None
-        if timer:
-            timer.daemon = True
-            timer.start()
-        with output, open(log_path, "ab") as log:
+        assert attempt.process is not None
+        with open(log_path, "ab") as log:
             for line in output:
                 log.write(line)
                 log.flush()
