@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: test test-only lint type demo example golden bench clean
+.PHONY: test test-only services lint type demo example golden bench clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,8 +14,12 @@ $(INSTALLED): pyproject.toml
 
 test: lint type test-only
 
-test-only: $(INSTALLED)
+test-only: $(INSTALLED) services
 	$(BIN)/python -m pytest -q
+
+# The database servers the store tests use (reused when running; started, or installed, when not).
+services:
+	bash scripts/services.sh
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check sluiceway tests examples bench

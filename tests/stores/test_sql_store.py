@@ -1,9 +1,10 @@
-"""The SQL metadata store on SQLite: migrations, the schema gate, records, concurrent writers."""
+"""The SQL metadata store on SQLite, PostgreSQL and MariaDB: migrations, the schema gate, records, concurrent writers."""
 
 from __future__ import annotations
 
 import multiprocessing
-from pathlib import Path
+import re
+import time
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -15,11 +16,6 @@ from sluiceway.core.lifecycle import IllegalTransition, RunState
 from sluiceway.core.task_spec import ArtifactRef, InputBinding
 from sluiceway.stores.sql import SchemaVersionError, SqlMetadataStore, migrations
 from sluiceway.stores.sql.models import Base
-
-
-@pytest.fixture
-def url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'metadata.db'}"
 
 
 @dsl.component
@@ -53,7 +49,7 @@ def test_a_schema_of_another_version_is_refused_with_the_command_to_run(url):
         connection.execute(text("UPDATE alembic_version SET version_num = '0000'"))
     with pytest.raises(
         SchemaVersionError,
-        match=rf"has schema version 0000, and this Sluiceway needs {migrations.head()}: run `sluiceway db upgrade --url sqlite:///",
+        match=rf"has schema version 0000, and this Sluiceway needs {migrations.head()}: run `sluiceway db upgrade --url {re.escape(url)}`",
     ):
         SqlMetadataStore(url)
 
@@ -180,3 +176,16 @@ def test_a_local_run_is_recorded_with_its_lineage(tmp_path, monkeypatch):
     assert {(t.task_id, t.state) for t in store.tasks(report.run_id)} == {("make-rows", "SUCCEEDED"), ("count", "SUCCEEDED")}
     (artifact,) = report.tasks["make-rows"].outputs["data"].artifacts
     assert store.lineage(artifact.uri) == [("produced", report.run_id, "make-rows", "data"), ("consumed", report.run_id, "count", "data")]
+
+
+@pytest.mark.parametrize(
+    "unreachable",
+    ["postgresql+psycopg://sluiceway:s3cret@127.0.0.1:1/runs", "mysql+pymysql://sluiceway:s3cret@127.0.0.1:1/runs"],
+)
+def test_an_unreachable_server_is_named_quickly_without_its_password(unreachable):
+    started = time.monotonic()
+    with pytest.raises(SchemaVersionError) as raised:
+        SqlMetadataStore(unreachable)
+    assert time.monotonic() - started < 15
+    message = str(raised.value)
+    assert "127.0.0.1" in message and ":1/" in message and "s3cret" not in message and "***" in message

@@ -25,6 +25,8 @@ from ...core.task_spec import InputBinding
 from . import migrations
 from .models import Artifact, AttemptRow, CacheEntry, LineageEvent, PipelineVersion, Run, TaskOutput, TaskRecord
 
+CONNECT_TIMEOUT_SECONDS = 10
+
 
 class SchemaVersionError(SluicewayError):
     """The database holds a schema of another version, or no Sluiceway schema at all."""
@@ -448,7 +450,8 @@ def _binding_json(binding: InputBinding) -> dict[str, Any]:
 
 def _engine(url: str) -> Engine:
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
+        # A server that does not answer is reported within seconds instead of hanging (psycopg and PyMySQL both take it).
+        return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS})
     engine = create_engine(url, connect_args={"timeout": 30})
 
     @event.listens_for(engine, "connect")

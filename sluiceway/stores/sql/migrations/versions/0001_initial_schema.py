@@ -103,24 +103,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_table("task_outputs")
-    op.drop_table("tasks")
-    with op.batch_alter_table("runs", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_runs_state_created_at"))
-        batch_op.drop_index(batch_op.f("ix_runs_pipeline_name_created_at"))
-        batch_op.drop_index(batch_op.f("ix_runs_created_at_id"))
-
-    op.drop_table("runs")
-    with op.batch_alter_table("lineage_events", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_lineage_events_run_id_task_id"))
-        batch_op.drop_index(batch_op.f("ix_lineage_events_artifact_id"))
-
-    op.drop_table("lineage_events")
-    with op.batch_alter_table("pipeline_versions", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_pipeline_versions_name"))
-
-    op.drop_table("pipeline_versions")
-    with op.batch_alter_table("artifacts", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_artifacts_digest"))
-
-    op.drop_table("artifacts")
+    # Dropping a table drops its indexes; dropping them first fails on MySQL where a foreign key needs one.
+    for table in ("task_outputs", "tasks", "runs", "lineage_events", "pipeline_versions", "artifacts"):
+        op.drop_table(table)
