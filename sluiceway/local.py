@@ -22,6 +22,7 @@ from typing import IO, TYPE_CHECKING, Any, TypedDict
 
 import msgspec
 
+from . import config
 from .core import ir, types
 from .core.errors import SluicewayError
 from .core.task_spec import InputBinding
@@ -106,10 +107,17 @@ class _Session:
         self.run_id = run_id
         base = home()
         self.run_dir = base / "runs" / run_id
-        self.artifacts = base / "artifacts"
         self.plugins = PluginManager()
+        self.artifact_root = artifact_root()
+        schemes = {entry.name for entry in self.plugins.registry.all("artifact_store")}
+        scheme = self.artifact_root.partition("://")[0]
+        if scheme not in schemes:
+            raise SluicewayError(
+                f"no artifact store for {scheme}:// URIs (artifacts.url {self.artifact_root}); installed: {', '.join(sorted(schemes))}"
+            )
         _make_folder(self.run_dir)
-        _make_folder(self.artifacts)
+        if scheme == "file":
+            _make_folder(Path(self.artifact_root.removeprefix("file://")))
         self.store = metadata_store(self.plugins.registry.get("metadata_store", "sql").load())
 
     def execute(
@@ -127,7 +135,7 @@ class _Session:
             launcher=registry.get("backend", "local").load()(echo=options.get("echo"), venv_root=home() / "venvs"),
             arguments=arguments,
             run_dir=self.run_dir,
-            artifact_root=self.artifacts.as_uri(),
+            artifact_root=self.artifact_root,
             stores={entry.name: entry.target for entry in registry.all("artifact_store") if isinstance(entry.target, str)},
             max_parallel=options.get("max_parallel") or os.cpu_count() or 2,
             observers=(
@@ -210,13 +218,26 @@ def _start_time(pid: int) -> str | None:
 
 
 def metadata_store(store_class: Any = None) -> SqlMetadataStore:
-    """The embedded default's store: SQLite in the home folder, upgraded in place when older."""
+    """The configured metadata database (never upgraded implicitly), or the embedded SQLite in the home folder (upgraded in place)."""
     if store_class is None:
         from .stores.sql import SqlMetadataStore as store_class
+    configured = config.load().metadata.url
+    if configured:
+        store: SqlMetadataStore = store_class(configured)
+        return store
     base = home()
     _make_folder(base)
-    store: SqlMetadataStore = store_class(f"sqlite:///{base / 'metadata.db'}", upgrade=True)
+    store = store_class(default_metadata_url(), upgrade=True)
     return store
+
+
+def default_metadata_url() -> str:
+    return f"sqlite:///{home() / 'metadata.db'}"
+
+
+def artifact_root() -> str:
+    """Where this run's artifacts go: the configured artifacts.url, or the home folder's artifacts/."""
+    return (config.load().artifacts.url or (home() / "artifacts").as_uri()).rstrip("/")
 
 
 def _make_folder(folder: Path) -> None:

@@ -40,8 +40,19 @@ def _user_code_error(error: BaseException, path: str) -> str:
 
 @click.group()
 @click.version_option(__version__, prog_name="sluiceway")
-def cli() -> None:
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="The configuration file (default: $SLUICEWAY_CONFIG, else the embedded default).",
+)
+def cli(config_path: str | None) -> None:
     """Sluiceway: write ML pipelines in Python, compile them to a backend-neutral IR, run them anywhere."""
+    from ..config import CONFIG_ENV
+
+    if config_path is not None:
+        os.environ[CONFIG_ENV] = config_path  # as if given in the environment: one way to find it, for this process and its tasks
 
 
 @cli.command("compile")
@@ -383,15 +394,30 @@ def db_group() -> None:
     """The metadata database's schema: see, check and upgrade it."""
 
 
-DB_URL = click.option("--url", help="SQLAlchemy URL of the database (default: the embedded SQLite in $SLUICEWAY_HOME).")
+DB_URL = click.option(
+    "--url", help="SQLAlchemy URL of the database (default: metadata.url of the configuration, else the embedded SQLite)."
+)
+
+
+def _db_url(url: str | None) -> str:
+    from .. import config, local
+
+    if url:
+        return url
+    try:
+        configured = config.load().metadata.url
+    except SluicewayError as error:
+        _fail(str(error))
+    if configured:
+        return configured
+    local._make_folder(local.home())
+    return local.default_metadata_url()
 
 
 def _db_engine(url: str | None) -> Any:
     from sqlalchemy import create_engine
 
-    from .. import local
-
-    return create_engine(url or f"sqlite:///{local.home() / 'metadata.db'}")
+    return create_engine(_db_url(url))
 
 
 @db_group.command("current")
@@ -423,19 +449,11 @@ def db_upgrade(url: str | None) -> None:
     """Bring the database's schema up to this Sluiceway's, keeping every record."""
     from ..stores.sql import SqlMetadataStore, migrations
 
-    target = url or f"sqlite:///{_db_home()}"
     try:
-        SqlMetadataStore(target, upgrade=True)
+        SqlMetadataStore(_db_url(url), upgrade=True)
     except SluicewayError as error:
         _fail(str(error))
     click.echo(f"the database schema is at {migrations.head()}")
-
-
-def _db_home() -> Path:
-    from .. import local
-
-    local._make_folder(local.home())
-    return local.home() / "metadata.db"
 
 
 @cli.command("validate")

@@ -1,25 +1,14 @@
-"""Databases for the store tests: SQLite in a temporary folder, and a fresh database on the real PostgreSQL and
-MariaDB servers of this machine (docs: ../shared/test-infrastructure.md; `make services` starts them if they are down).
-
-Server URLs can be changed with SLUICEWAY_TEST_POSTGRES_URL and SLUICEWAY_TEST_MYSQL_URL (an administrator's URL
-without a database). With CI=true a server that cannot be reached fails the test; elsewhere it skips it.
-"""
+"""The store tests run on every metadata database: SQLite in a temporary folder, PostgreSQL and MariaDB (tests/databases.py)."""
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
-SERVER_URLS = {
-    "postgresql": os.environ.get("SLUICEWAY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"),
-    "mysql": os.environ.get("SLUICEWAY_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/?charset=utf8mb4"),
-}
+from tests.databases import SERVER_URLS, scratch_database
+
 DATABASES = ("sqlite", *SERVER_URLS)
 
 
@@ -31,35 +20,3 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         return
     with scratch_database(request.param) as database_url:
         yield database_url
-
-
-class scratch_database:
-    """A database made for one test on a real server, dropped afterwards."""
-
-    def __init__(self, kind: str) -> None:
-        self.admin_url = make_url(SERVER_URLS[kind])
-        self.name = f"sluiceway_test_{secrets.token_hex(4)}"
-
-    def __enter__(self) -> str:
-        try:
-            self.admin = create_engine(self.admin_url, isolation_level="AUTOCOMMIT", connect_args=_connect_timeout(self.admin_url))
-            with self.admin.connect() as connection:
-                connection.execute(text(f"CREATE DATABASE {self.name}"))
-        except Exception as error:  # any driver's connection error: the server is not there
-            message = f"{self.admin_url.get_backend_name()} at {self.admin_url.host}:{self.admin_url.port} is not reachable: {error}"
-            if os.environ.get("CI") == "true":
-                pytest.fail(message + " (CI needs it: start it with `make services`)")
-            pytest.skip(message)
-        return self.admin_url.set(database=self.name).render_as_string(hide_password=False)
-
-    def __exit__(self, *_: object) -> None:
-        with self.admin.connect() as connection:
-            if self.admin_url.get_backend_name() == "postgresql":  # connections left by a test would block the drop
-                connection.execute(text(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{self.name}'"))
-            connection.execute(text(f"DROP DATABASE IF EXISTS {self.name}"))
-        self.admin.dispose()
-
-
-def _connect_timeout(url: object) -> dict[str, int]:
-    backend = make_url(str(url)).get_backend_name()
-    return {"connect_timeout": 5} if backend in ("postgresql", "mysql") else {}

@@ -1,0 +1,149 @@
+"""The configuration file: which metadata database and artifact store Sluiceway uses.
+
+Found, for every command, in this order: `sluiceway --config FILE`, else the file named by
+$SLUICEWAY_CONFIG, else none (the embedded default: SQLite and a local folder under
+$SLUICEWAY_HOME). Single settings are overridden from the environment: SECTION.KEY as
+SLUICEWAY_SECTION__KEY (`SLUICEWAY_METADATA__URL`), the value read as YAML.
+
+Every setting is documented in docs/reference/configuration.md; a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from .core.errors import SluicewayError
+
+CONFIG_ENV = "SLUICEWAY_CONFIG"
+OVERRIDE_PREFIX = "SLUICEWAY_"
+NESTING = "__"
+
+
+class ConfigError(SluicewayError):
+    """The configuration file, or an override from the environment, is not usable."""
+
+
+class MetadataSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    url: str | None = None
+    """SQLAlchemy URL of the metadata database: `postgresql+psycopg://USER:PASSWORD@HOST:PORT/DB` (extra `postgres`),
+    `mysql+pymysql://USER:PASSWORD@HOST:PORT/DB?charset=utf8mb4` (extra `mysql`), or `sqlite:///PATH`. Default: SQLite
+    in `$SLUICEWAY_HOME/metadata.db`, upgraded in place. A server database is never upgraded implicitly: run
+    `sluiceway db upgrade`."""
+
+
+class ArtifactSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    url: str | None = None
+    """Where artifacts are kept: `file:///PATH`. Default: `$SLUICEWAY_HOME/artifacts`."""
+
+
+class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    metadata: MetadataSettings = msgspec.field(default_factory=MetadataSettings)
+    """The metadata database: runs, tasks, outputs, lineage, cache entries."""
+    artifacts: ArtifactSettings = msgspec.field(default_factory=ArtifactSettings)
+    """The artifact store: the files tasks write."""
+    source: str | None = None
+    """Where this configuration came from (not a setting: filled in by `load`)."""
+
+
+SECTIONS: dict[str, type[msgspec.Struct]] = {"metadata": MetadataSettings, "artifacts": ArtifactSettings}
+
+
+def load(path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None) -> Config:
+    """The configuration from `path`, else $SLUICEWAY_CONFIG, else the defaults; overrides from `environ` applied."""
+    environ = os.environ if environ is None else environ
+    chosen = path if path is not None else environ.get(CONFIG_ENV) or None
+    raw: dict[str, Any] = _read(Path(chosen)) if chosen else {}
+    where = str(chosen) if chosen else "the default configuration"
+    overrides = _overrides(environ)
+    for (section, key), value in overrides.items():
+        target = raw.setdefault(section, {})
+        if not isinstance(target, dict):
+            raise ConfigError(f"{where}: '{section}' must be a mapping of settings, got {type(target).__name__}")
+        target[key] = value
+    try:
+        config = msgspec.convert(raw, Config)
+    except msgspec.ValidationError as error:
+        overridden = ", ".join(f"{OVERRIDE_PREFIX}{s.upper()}{NESTING}{k.upper()}" for s, k in overrides)
+        also = f" (with overrides from {overridden})" if overridden else ""
+        raise ConfigError(f"{where}{also}: {_readable(error)}") from None
+    return msgspec.structs.replace(config, source=str(chosen) if chosen else None)
+
+
+def _read(path: Path) -> dict[str, Any]:
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"cannot read the configuration file {path}: {error.strerror or error}") from None
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}{line}: not valid YAML: {getattr(error, 'problem', None) or error}") from None
+    if document is None:
+        return {}
+    if not isinstance(document, dict):
+        raise ConfigError(f"{path}: a configuration file is a mapping of sections (metadata, artifacts), got {type(document).__name__}")
+    return document
+
+
+def _overrides(environ: Mapping[str, str]) -> dict[tuple[str, str], Any]:
+    """SLUICEWAY_SECTION__KEY=VALUE pairs, as (section, key) -> the value read as YAML (so `5` is a number)."""
+    import yaml
+
+    found: dict[tuple[str, str], Any] = {}
+    for name, text in environ.items():
+        if not name.startswith(OVERRIDE_PREFIX) or NESTING not in name:
+            continue
+        section, _, key = name[len(OVERRIDE_PREFIX) :].lower().partition(NESTING)
+        if section not in SECTIONS:
+            raise ConfigError(f"{name}: there is no configuration section '{section}' (sections: {', '.join(SECTIONS)})")
+        try:
+            value = yaml.safe_load(text) if text.strip() else None
+        except yaml.YAMLError:
+            value = text
+        found[section, key] = text if isinstance(value, (dict, list)) else value
+    return found
+
+
+def _readable(error: msgspec.ValidationError) -> str:
+    """msgspec's `... - at `$.metadata.url`` as `metadata.url: ...`."""
+    message = str(error)
+    head, separator, path = message.rpartition(" - at `$.")
+    if not separator:
+        return message[:1].lower() + message[1:]
+    return f"{path.rstrip('`')}: {head[:1].lower()}{head[1:]}"
+
+
+def settings_reference() -> dict[str, str]:
+    """Every setting, as SECTION.KEY -> its documentation, for the reference page and its test."""
+    reference: dict[str, str] = {}
+    for section, settings in SECTIONS.items():
+        for field in msgspec.structs.fields(settings):
+            reference[f"{section}.{field.name}"] = _docstring(settings, field.name)
+    return reference
+
+
+def _docstring(owner: type, attribute: str) -> str:
+    """The string literal under an attribute in its class body (how these settings are documented)."""
+    import ast
+    import inspect
+    import textwrap
+
+    tree = ast.parse(textwrap.dedent(inspect.getsource(owner)))
+    body = tree.body[0].body  # type: ignore[attr-defined]
+    for index, node in enumerate(body[:-1]):
+        target = getattr(node, "target", None)
+        following = body[index + 1]
+        if isinstance(target, ast.Name) and target.id == attribute and isinstance(following, ast.Expr):
+            value = following.value
+            if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                return " ".join(value.value.split())
+    return ""
