@@ -217,22 +217,31 @@ def cache_clear() -> None:
 @runs_group.command("list")
 @click.option("--state", help="Only runs in this state (SUCCEEDED, FAILED, ...).")
 @click.option("--pipeline", help="Only runs of this pipeline.")
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--experiment", help="Only runs of this experiment.")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="Runs per page.")
+@click.option("--page", "page_token", metavar="TOKEN", help="The next page, as the previous page's last line said.")
 @OUTPUT_FORMAT
-def runs_list(state: str | None, pipeline: str | None, limit: int, output_format: str) -> None:
-    """The newest runs first."""
+def runs_list(
+    state: str | None, pipeline: str | None, experiment: str | None, limit: int, page_token: str | None, output_format: str
+) -> None:
+    """The newest runs first, a page at a time."""
     from .. import local
 
     store = _store(local)
-    query = {"limit": limit, "state": state.upper() if state else None, "pipeline": pipeline}
-    runs = store.list_runs(**query)
-    if local.end_abandoned_runs(store, [run.id for run in runs if run.state in ("PENDING", "RUNNING", "CANCELLING")]):
-        runs = store.list_runs(**query)
+    query = {"limit": limit, "state": state.upper() if state else None, "pipeline": pipeline, "experiment": experiment}
+    try:
+        page = store.list_runs(**query, page_token=page_token)
+        if local.end_abandoned_runs(store, [run.id for run in page.runs if run.state in ("PENDING", "RUNNING", "CANCELLING")]):
+            page = store.list_runs(**query, page_token=page_token)
+    except SluicewayError as error:
+        _fail(str(error))
     if output_format == "json":
-        click.echo(json.dumps([_run_json(run) for run in runs], indent=2))
-        return
-    for run in runs:
-        click.echo(f"{run.id:<50} {run.state:<10} {run.created_at.astimezone():%Y-%m-%d %H:%M:%S}")
+        click.echo(json.dumps([_run_json(run) for run in page.runs], indent=2))
+    else:
+        for run in page.runs:
+            click.echo(f"{run.id:<50} {run.state:<10} {run.created_at.astimezone():%Y-%m-%d %H:%M:%S}")
+    if page.next_page_token:
+        click.echo(f"more runs: add --page {page.next_page_token}", err=True)
 
 
 @runs_group.command("show")

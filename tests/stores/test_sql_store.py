@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
 import re
 import time
@@ -12,6 +13,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
 from sluiceway import compiler, dsl
+from sluiceway.core.errors import SluicewayError
 from sluiceway.core.lifecycle import IllegalTransition, RunState
 from sluiceway.core.task_spec import ArtifactRef, InputBinding
 from sluiceway.stores.sql import SchemaVersionError, SqlMetadataStore, migrations
@@ -102,8 +104,8 @@ def test_a_run_and_its_tasks_are_recorded(url):
     assert task.outputs["loss"] == {"value": 0.25}
     assert task.outputs["model"]["artifacts"][0]["uri"] == "file:///a/model"
     assert store.lineage("file:///a/model") == [("produced", "r1", "train", "model"), ("consumed", "r1", "evaluate", "model")]
-    assert [r.id for r in store.list_runs()] == ["r2", "r1"]  # newest first
-    assert [r.id for r in store.list_runs(state="SUCCEEDED")] == ["r1"]
+    assert [r.id for r in store.list_runs().runs] == ["r2", "r1"]  # newest first
+    assert [r.id for r in store.list_runs(state="SUCCEEDED").runs] == ["r1"]
 
 
 def test_run_states_follow_the_transition_table(url):
@@ -189,3 +191,58 @@ def test_an_unreachable_server_is_named_quickly_without_its_password(unreachable
     assert time.monotonic() - started < 15
     message = str(raised.value)
     assert "127.0.0.1" in message and ":1/" in message and "s3cret" not in message and "***" in message
+
+
+def test_runs_are_listed_a_page_at_a_time_by_keyset_with_every_filter(url):
+    store = SqlMetadataStore(url, upgrade=True)
+    pipeline = compiler.compile_pipeline(hello_pipeline)
+    for index in range(7):
+        store.create_run(f"run-{index}", pipeline, {}, namespace="team-a", experiment="tuning" if index % 2 else None)
+    store.create_run("other-team", pipeline, {}, namespace="team-b", experiment="tuning")
+    store.set_run_state("run-3", RunState.RUNNING)
+
+    seen, token = [], None
+    while True:
+        page = store.list_runs(namespace="team-a", limit=3, page_token=token)
+        seen.append([run.id for run in page.runs])
+        token = page.next_page_token
+        if token is None:
+            break
+    assert seen == [["run-6", "run-5", "run-4"], ["run-3", "run-2", "run-1"], ["run-0"]]  # newest first, none twice
+    store.create_run("run-7", pipeline, {}, namespace="team-a")  # a run created while paging does not shift pages
+    assert [
+        r.id
+        for r in store.list_runs(namespace="team-a", limit=3, page_token=store.list_runs(namespace="team-a", limit=4).next_page_token).runs
+    ] == [
+        "run-3",
+        "run-2",
+        "run-1",
+    ]
+    assert [r.id for r in store.list_runs(namespace="team-a", experiment="tuning").runs] == ["run-5", "run-3", "run-1"]
+    assert [r.id for r in store.list_runs(namespace="team-a", state="RUNNING").runs] == ["run-3"]
+    oldest = store.list_runs(namespace="team-a", oldest_first=True, limit=2)
+    assert [r.id for r in oldest.runs] == ["run-0", "run-1"]
+    assert [r.id for r in store.list_runs(namespace="team-a", oldest_first=True, limit=2, page_token=oldest.next_page_token).runs] == [
+        "run-2",
+        "run-3",
+    ]
+    assert [r.id for r in store.list_runs(namespace="team-b").runs] == ["other-team"]
+    assert store.get_run("other-team").namespace == "team-b" and store.get_run("run-1").experiment == "tuning"
+    with pytest.raises(SluicewayError, match="is not a page token"):
+        store.list_runs(page_token="garbage")
+
+
+def test_existing_artifacts_get_their_uri_keys_when_upgraded(url):
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        migrations.upgrade(connection, "0004")
+        connection.execute(
+            text("INSERT INTO artifacts (uri, type, properties, created_at) VALUES ('s3://b/model', 'Model', '{}', '2026-01-01 00:00:00')")
+        )
+        migrations.upgrade(connection)
+    engine.dispose()
+    store = SqlMetadataStore(url)
+    assert store.lineage("s3://b/model") == []  # found by its key, with nothing produced or consumed yet
+    with engine.connect() as connection:
+        (key,) = connection.execute(text("SELECT uri_key FROM artifacts")).one()
+    assert key == hashlib.sha256(b"s3://b/model").hexdigest()

@@ -23,6 +23,9 @@ NAMING_CONVENTION = {
 
 ID = String(255)
 NAME = String(255)
+NAMESPACE = String(63)
+"""A Kubernetes namespace name's limit."""
+DEFAULT_NAMESPACE = "default"
 
 
 class Base(DeclarativeBase):
@@ -45,6 +48,9 @@ class Run(Base):
     __tablename__ = "runs"
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)
+    namespace: Mapped[str] = mapped_column(NAMESPACE, default=DEFAULT_NAMESPACE, server_default=DEFAULT_NAMESPACE)
+    """The tenant the run belongs to; the embedded default has one."""
+    experiment: Mapped[str | None] = mapped_column(NAME)
     pipeline_name: Mapped[str] = mapped_column(NAME)
     pipeline_digest: Mapped[str] = mapped_column(ForeignKey("pipeline_versions.digest"))
     state: Mapped[str] = mapped_column(String(20))
@@ -57,10 +63,14 @@ class Run(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     """Raised on every state change: a writer holding an older version loses (optimistic concurrency)."""
 
+    # Listing runs filters by namespace, then by state, experiment or pipeline, newest first, a page at a time
+    # by keyset (created_at, id): one index per filter, each ending in the sort key, so no page reads more rows
+    # than it returns however many runs there are.
     __table_args__ = (
-        Index(None, "state", "created_at"),
-        Index(None, "pipeline_name", "created_at"),
-        Index(None, "created_at", "id"),
+        Index(None, "namespace", "created_at", "id"),
+        Index(None, "namespace", "state", "created_at", "id"),
+        Index(None, "namespace", "experiment", "created_at", "id"),
+        Index(None, "namespace", "pipeline_name", "created_at", "id"),
     )
 
 
@@ -121,7 +131,9 @@ class Artifact(Base):
     __tablename__ = "artifacts"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    uri: Mapped[str] = mapped_column(String(1024), unique=True)
+    uri: Mapped[str] = mapped_column(String(1024))
+    uri_key: Mapped[str] = mapped_column(String(64), unique=True)
+    """sha256 of the URI, hex: what makes a URI unique (MySQL cannot index 1024 characters of utf8mb4)."""
     type: Mapped[str] = mapped_column(String(64))
     digest: Mapped[str | None] = mapped_column(String(80), index=True)
     properties: Mapped[dict[str, Any]]

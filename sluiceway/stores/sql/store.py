@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import base64
+import functools
+import hashlib
 import json
-from collections.abc import Iterator
+import logging
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import msgspec
-from sqlalchemy import create_engine, delete, event, inspect, select, update
+from sqlalchemy import create_engine, delete, event, inspect, select, tuple_, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DatabaseError, IntegrityError
+from sqlalchemy.exc import DatabaseError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ...core import ir
@@ -23,9 +28,12 @@ from ...core.lifecycle import RUN_TRANSITIONS, ErrorKind, RunState
 from ...core.serialize import digest, dump_json, loads
 from ...core.task_spec import InputBinding
 from . import migrations
-from .models import Artifact, AttemptRow, CacheEntry, LineageEvent, PipelineVersion, Run, TaskOutput, TaskRecord
+from .models import DEFAULT_NAMESPACE, Artifact, AttemptRow, CacheEntry, LineageEvent, PipelineVersion, Run, TaskOutput, TaskRecord
 
 CONNECT_TIMEOUT_SECONDS = 10
+
+
+logger = logging.getLogger(__name__)
 
 
 class SchemaVersionError(SluicewayError):
@@ -46,6 +54,15 @@ class RunSummary:
     parameters: dict[str, Any]
     error_kind: str | None = None
     message: str = ""
+    namespace: str = DEFAULT_NAMESPACE
+    experiment: str | None = None
+
+
+@dataclass(frozen=True)
+class RunPage:
+    runs: list[RunSummary]
+    next_page_token: str | None
+    """Pass it back to get the next page; None on the last page."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +86,53 @@ class AttemptSummary:
     exit_code: int | None
     error_kind: str | None
     message: str
+
+
+RETRY_DELAYS_SECONDS = (0.1, 0.3, 1.0, 3.0, 6.0)
+"""Waits before retrying an operation whose connection dropped: about 10 s in all, enough for a failover or a restart."""
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _retried_on_disconnect(operation: Callable[P, R]) -> Callable[P, R]:
+    """Run `operation` again, from the start, when the database connection dropped under it.
+
+    Each operation is one transaction that is safe to repeat: a retried write either finds its
+    own earlier commit (create_run, set_run_state) or writes the same rows again.
+    """
+
+    @functools.wraps(operation)
+    def retried(*args: P.args, **kwargs: P.kwargs) -> R:
+        for delay in (*RETRY_DELAYS_SECONDS, None):
+            try:
+                return operation(*args, **kwargs)
+            except DBAPIError as error:
+                if not error.connection_invalidated or delay is None:
+                    raise
+                logger.warning("the metadata database connection dropped (%s); retrying in %.1f s", type(error.orig).__name__, delay)
+                time.sleep(delay)
+        raise AssertionError("unreachable")
+
+    return retried
+
+
+def _encode_page_token(created_at: datetime, run_id: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps([created_at.isoformat(), run_id]).encode()).decode().rstrip("=")
+
+
+def _decode_page_token(token: str) -> tuple[datetime, str]:
+    """The (created_at, id) a page ended at, as the database gave them."""
+    try:
+        created_at, run_id = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        return datetime.fromisoformat(created_at), str(run_id)
+    except (ValueError, TypeError) as error:
+        raise SluicewayError(f"'{token}' is not a page token from a list of runs") from error
+
+
+def uri_key(uri: str) -> str:
+    """How an artifact's URI is indexed: its sha256, hex."""
+    return hashlib.sha256(uri.encode()).hexdigest()
 
 
 def _now() -> datetime:
@@ -116,9 +180,21 @@ class SqlMetadataStore:
 
     # --- writing ------------------------------------------------------------------------------
 
-    def create_run(self, run_id: str, pipeline: ir.Pipeline, parameters: dict[str, Any]) -> None:
+    @_retried_on_disconnect
+    def create_run(
+        self,
+        run_id: str,
+        pipeline: ir.Pipeline,
+        parameters: dict[str, Any],
+        *,
+        namespace: str = DEFAULT_NAMESPACE,
+        experiment: str | None = None,
+    ) -> None:
         pipeline_digest = digest(pipeline)
         with self._session() as session:
+            earlier = session.get(Run, run_id)
+            if earlier is not None and earlier.pipeline_digest == pipeline_digest:
+                return  # this very call committed before its connection dropped, and is being retried
             if session.get(PipelineVersion, pipeline_digest) is None:
                 session.add(PipelineVersion(digest=pipeline_digest, name=pipeline.name, ir=dump_json(pipeline), created_at=_now()))
                 try:
@@ -128,6 +204,8 @@ class SqlMetadataStore:
             session.add(
                 Run(
                     id=run_id,
+                    namespace=namespace,
+                    experiment=experiment,
                     pipeline_name=pipeline.name,
                     pipeline_digest=pipeline_digest,
                     state=RunState.PENDING.value,
@@ -137,6 +215,7 @@ class SqlMetadataStore:
                 )
             )
 
+    @_retried_on_disconnect
     def set_run_state(
         self, run_id: str, state: RunState, *, retrying: bool = False, error_kind: str | None = None, message: str = ""
     ) -> None:
@@ -145,6 +224,8 @@ class SqlMetadataStore:
             row = session.get(Run, run_id)
             if row is None:
                 raise SluicewayError(f"no run '{run_id}'")
+            if row.state == state.value and not retrying and row.error_kind == error_kind:
+                return  # already there: a retry of a change that committed before its connection dropped
             RUN_TRANSITIONS.check(RunState(row.state), state, retrying=retrying)
             finished = _now() if state in (RunState.SUCCEEDED, RunState.FAILED, RunState.CANCELLED) else None
             changed = session.execute(
@@ -156,6 +237,7 @@ class SqlMetadataStore:
             if changed.rowcount != 1:  # type: ignore[attr-defined]
                 raise ConcurrentUpdate(f"run '{run_id}' changed while it was being moved to {state.value}")
 
+    @_retried_on_disconnect
     def record_task(
         self,
         run_id: str,
@@ -192,6 +274,7 @@ class SqlMetadataStore:
                     artifact = self._artifact(session, ref.uri, ref.type, ref.digest, ref.metadata)
                     session.add(LineageEvent(artifact_id=artifact.id, run_id=run_id, task_id=task_id, kind="produced", name=name))
 
+    @_retried_on_disconnect
     def end_abandoned_run(self, run_id: str, message: str) -> str:
         """End a run whose orchestrator is gone: what was running is Lost, what had not started is skipped.
 
@@ -220,6 +303,7 @@ class SqlMetadataStore:
         self.set_run_state(run_id, target, error_kind=lost if target == RunState.FAILED else None, message=message)
         return target.value
 
+    @_retried_on_disconnect
     def record_inputs(self, run_id: str, task_id: str, inputs: dict[str, InputBinding]) -> None:
         """Record the artifacts a task consumed (lineage)."""
         if not any(binding.artifacts for binding in inputs.values()):
@@ -232,15 +316,16 @@ class SqlMetadataStore:
 
     @staticmethod
     def _artifact(session: Session, uri: str, kind: str, content_digest: str | None, properties: dict[str, Any]) -> Artifact:
-        artifact = session.scalars(select(Artifact).where(Artifact.uri == uri)).first()
+        artifact = session.scalars(select(Artifact).where(Artifact.uri_key == uri_key(uri))).first()
         if artifact is None:
-            artifact = Artifact(uri=uri, type=kind, digest=content_digest, properties=properties, created_at=_now())
+            artifact = Artifact(uri=uri, uri_key=uri_key(uri), type=kind, digest=content_digest, properties=properties, created_at=_now())
             session.add(artifact)
             session.flush()
         return artifact
 
     # --- the cache ----------------------------------------------------------------------------
 
+    @_retried_on_disconnect
     def write_cache_entry(self, key: str, run_id: str, task_id: str, outputs: dict[str, InputBinding]) -> None:
         with self._session() as session:
             session.add(
@@ -249,6 +334,7 @@ class SqlMetadataStore:
                 )
             )
 
+    @_retried_on_disconnect
     def find_cache_entry(self, key: str, max_age_seconds: float | None = None) -> tuple[str, str, dict[str, InputBinding]] | None:
         """(run, task, outputs) of the newest entry for `key` not older than `max_age_seconds`."""
         query = select(CacheEntry).where(CacheEntry.key == key).order_by(CacheEntry.created_at.desc(), CacheEntry.id.desc())
@@ -261,6 +347,7 @@ class SqlMetadataStore:
             outputs = {name: msgspec.convert(value, InputBinding) for name, value in entry.outputs.items()}
             return entry.run_id, entry.task_id, outputs
 
+    @_retried_on_disconnect
     def clear_cache(self) -> int:
         """Forget every cache entry; returns how many there were."""
         with self._session() as session:
@@ -269,15 +356,46 @@ class SqlMetadataStore:
 
     # --- reading ------------------------------------------------------------------------------
 
-    def list_runs(self, *, limit: int = 50, state: str | None = None, pipeline: str | None = None) -> list[RunSummary]:
-        query = select(Run).order_by(Run.created_at.desc(), Run.id.desc()).limit(limit)
-        if state:
-            query = query.where(Run.state == state)
-        if pipeline:
-            query = query.where(Run.pipeline_name == pipeline)
-        with self._session() as session:
-            return [_summary(row) for row in session.scalars(query)]
+    @_retried_on_disconnect
+    def list_runs(
+        self,
+        *,
+        namespace: str = DEFAULT_NAMESPACE,
+        experiment: str | None = None,
+        state: str | None = None,
+        pipeline: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        oldest_first: bool = False,
+        limit: int = 50,
+        page_token: str | None = None,
+    ) -> RunPage:
+        """One page of a namespace's runs, newest first (or oldest), filtered; `page_token` continues where a page ended.
 
+        Pages are cut by keyset on (created_at, id), never by OFFSET: a page costs the same on the
+        millionth run as on the first, and runs created meanwhile neither repeat nor go missing.
+        """
+        query = select(Run).where(Run.namespace == namespace)
+        for column, wanted in ((Run.experiment, experiment), (Run.state, state), (Run.pipeline_name, pipeline)):
+            if wanted is not None:
+                query = query.where(column == wanted)
+        if created_after is not None:
+            query = query.where(Run.created_at > created_after)
+        if created_before is not None:
+            query = query.where(Run.created_at < created_before)
+        key = tuple_(Run.created_at, Run.id)
+        if page_token is not None:
+            last = _decode_page_token(page_token)
+            query = query.where(key > last if oldest_first else key < last)
+        order = (Run.created_at, Run.id) if oldest_first else (Run.created_at.desc(), Run.id.desc())
+        with self._session() as session:
+            rows = list(session.scalars(query.order_by(*order).limit(limit + 1)))
+        more = len(rows) > limit
+        rows = rows[:limit]
+        token = _encode_page_token(rows[-1].created_at, rows[-1].id) if more else None
+        return RunPage([_summary(row) for row in rows], token)
+
+    @_retried_on_disconnect
     def pipeline_of(self, run_id: str) -> ir.Pipeline:
         """The pipeline a run ran, as it was compiled then."""
         with self._session() as session:
@@ -288,6 +406,7 @@ class SqlMetadataStore:
             assert version is not None  # a foreign key
             return loads(version.ir, origin=f"run {run_id}")
 
+    @_retried_on_disconnect
     def get_run(self, run_id: str) -> RunSummary:
         with self._session() as session:
             row = session.get(Run, run_id)
@@ -295,6 +414,7 @@ class SqlMetadataStore:
                 raise SluicewayError(f"no run '{run_id}'")
             return _summary(row)
 
+    @_retried_on_disconnect
     def tasks(self, run_id: str) -> list[TaskSummary]:
         with self._session() as session:
             outputs: dict[str, dict[str, dict[str, Any]]] = {}
@@ -306,6 +426,7 @@ class SqlMetadataStore:
                 for r in rows
             ]
 
+    @_retried_on_disconnect
     def attempts(self, run_id: str, task_id: str) -> list[AttemptSummary]:
         """A task's attempts, first to last (ST-7)."""
         with self._session() as session:
@@ -319,6 +440,7 @@ class SqlMetadataStore:
                 for r in rows
             ]
 
+    @_retried_on_disconnect
     def explain_cache(self, run_id: str, task_id: str) -> str:
         """Why a task of a run hit or missed the cache, compared with the closest earlier execution."""
         with self._session() as session:
@@ -346,6 +468,7 @@ class SqlMetadataStore:
                 return f"miss: the same key as in {where}, where the task did not succeed ({earlier.state})"
             return f"miss: the same key as in {where}; caching was off, the entry was too old, or one of its artifacts is gone"
 
+    @_retried_on_disconnect
     def lineage_graph(self, uri: str, *, depth: int = 10) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
         """Upstream and downstream of an artifact: edges (from, to) between artifact URIs and 'run/task' names.
 
@@ -373,10 +496,11 @@ class SqlMetadataStore:
             _walk_lineage(uri, consumed_by, outputs_of, depth, upstream=False),
         )
 
+    @_retried_on_disconnect
     def lineage(self, uri: str) -> list[tuple[str, str, str, str]]:
         """(kind, run, task, name) of every event of the artifact at `uri`."""
         with self._session() as session:
-            query = select(LineageEvent).join(Artifact).where(Artifact.uri == uri).order_by(LineageEvent.id)
+            query = select(LineageEvent).join(Artifact).where(Artifact.uri_key == uri_key(uri)).order_by(LineageEvent.id)
             return [(e.kind, e.run_id, e.task_id, e.name) for e in session.scalars(query)]
 
 
@@ -403,7 +527,16 @@ def _walk_lineage(
 def _summary(row: Run) -> RunSummary:
     finished = _aware(row.finished_at) if row.finished_at else None
     return RunSummary(
-        row.id, row.pipeline_name, row.state, _aware(row.created_at), finished, dict(row.parameters), row.error_kind, row.message or ""
+        row.id,
+        row.pipeline_name,
+        row.state,
+        _aware(row.created_at),
+        finished,
+        dict(row.parameters),
+        row.error_kind,
+        row.message or "",
+        row.namespace,
+        row.experiment,
     )
 
 
