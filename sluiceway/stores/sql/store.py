@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, ParamSpec, TypeVar
 
 import msgspec
-from sqlalchemy import create_engine, delete, event, inspect, select, tuple_, update
+from sqlalchemy import ColumnElement, and_, create_engine, delete, event, inspect, or_, select, tuple_, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DatabaseError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -383,10 +383,8 @@ class SqlMetadataStore:
             query = query.where(Run.created_at > created_after)
         if created_before is not None:
             query = query.where(Run.created_at < created_before)
-        key = tuple_(Run.created_at, Run.id)
         if page_token is not None:
-            last = _decode_page_token(page_token)
-            query = query.where(key > last if oldest_first else key < last)
+            query = query.where(self._after(_decode_page_token(page_token), oldest_first))
         order = (Run.created_at, Run.id) if oldest_first else (Run.created_at.desc(), Run.id.desc())
         with self._session() as session:
             rows = list(session.scalars(query.order_by(*order).limit(limit + 1)))
@@ -394,6 +392,16 @@ class SqlMetadataStore:
         rows = rows[:limit]
         token = _encode_page_token(rows[-1].created_at, rows[-1].id) if more else None
         return RunPage([_summary(row) for row in rows], token)
+
+    def _after(self, last: tuple[datetime, str], oldest_first: bool) -> ColumnElement[bool]:
+        """Runs past (created_at, id) = `last` in the listing's order, in the form each database turns into an index range."""
+        created_at, run_id = last
+        if self.engine.dialect.name != "mysql":  # PostgreSQL and SQLite range over a row comparison directly
+            key = tuple_(Run.created_at, Run.id)
+            return key > tuple_(created_at, run_id) if oldest_first else key < tuple_(created_at, run_id)
+        if oldest_first:  # MySQL does not use the index for a row comparison; written out, it does
+            return or_(Run.created_at > created_at, and_(Run.created_at == created_at, Run.id > run_id))
+        return or_(Run.created_at < created_at, and_(Run.created_at == created_at, Run.id < run_id))
 
     @_retried_on_disconnect
     def pipeline_of(self, run_id: str) -> ir.Pipeline:
