@@ -64,15 +64,17 @@ class SettingIgnoredHere(UserWarning):
     """A task setting this machine cannot honour (resources, node selectors, secrets)."""
 
 
-def run(pipeline: Any, arguments: dict[str, Any] | None = None, **options: Unpack[RunOptions]) -> RunReport:
-    """Run a pipeline (a @dsl.pipeline, a plain KFP v1 function, or compiled IR) to its end."""
+def run(
+    pipeline: Any, arguments: dict[str, Any] | None = None, *, experiment: str | None = None, **options: Unpack[RunOptions]
+) -> RunReport:
+    """Run a pipeline (a @dsl.pipeline, a plain KFP v1 function, or compiled IR) to its end, recorded under `experiment` if given."""
     compiled = pipeline if isinstance(pipeline, ir.Pipeline) else _compile(pipeline)
     checked = check_arguments(compiled, arguments or {})
     for sentence in settings_ignored_here(compiled):
         warnings.warn(sentence, SettingIgnoredHere, stacklevel=_first_caller_outside_sluiceway())
     run_id = f"{compiled.name}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
     session = _Session(run_id)
-    session.store.create_run(run_id, compiled, checked)
+    session.store.create_run(run_id, compiled, checked, experiment=experiment)
     return session.execute(compiled, checked, earlier={}, options=options)
 
 

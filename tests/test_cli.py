@@ -566,3 +566,19 @@ def test_the_python_api_warns_about_ignored_settings(tmp_path, monkeypatch):
     (warning,) = [w for w in caught if issubclass(w.category, SettingIgnoredHere)]
     assert "resource requests and limits" in str(warning.message) and "hungry" in str(warning.message)
     assert warning.filename == __file__  # it points at the caller's line
+
+
+def test_runs_are_recorded_under_an_experiment_and_listed_by_it(tmp_path, cli):
+    import json
+
+    home = {"SLUICEWAY_HOME": str(tmp_path / "home")}
+    source = write(tmp_path, RUNNABLE)
+    assert cli("run", str(source), "-p", "n=1", "--experiment", "tuning", env=home).returncode == 0
+    assert cli("run", str(source), "-p", "n=2", env=home).returncode == 0
+    (tuned,) = json.loads(cli("runs", "list", "--experiment", "tuning", "--output", "json", env=home).stdout)
+    assert tuned["experiment"] == "tuning" and tuned["parameters"] == {"n": 1} and tuned["namespace"] == "default"
+    first = cli("runs", "list", "--limit", "1", env=home)
+    assert len(first.stdout.splitlines()) == 1 and "more runs: add --page " in first.stderr
+    token = first.stderr.split("--page ")[1].strip()
+    second = cli("runs", "list", "--limit", "1", "--page", token, env=home)
+    assert second.stdout.split()[0] == tuned["id"] and second.stderr == ""

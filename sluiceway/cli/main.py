@@ -96,8 +96,9 @@ def _run_settings(command: Callable[..., None]) -> Callable[..., None]:
 @cli.command("run")
 @click.argument("source", metavar="FILE.py[:FUNC]|FILE.yaml")
 @click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE", help="A pipeline parameter; repeat for several.")
+@click.option("--experiment", help="Record the run under this experiment (see `runs list --experiment`).")
 @_run_settings
-def run_command(source: str, params: tuple[str, ...], settings: dict[str, Any]) -> None:
+def run_command(source: str, params: tuple[str, ...], experiment: str | None, settings: dict[str, Any]) -> None:
     """Run a pipeline on this machine and show its progress; exit 1 unless it succeeds."""
     from .. import local
 
@@ -108,7 +109,7 @@ def run_command(source: str, params: tuple[str, ...], settings: dict[str, Any]) 
         _fail(str(error))
     for sentence in local.settings_ignored_here(pipeline):
         click.echo(f"note: {sentence}", err=True)
-    _run_live(lambda **live: local.run(pipeline, arguments, **settings, **live))
+    _run_live(lambda **live: local.run(pipeline, arguments, experiment=experiment, **settings, **live))
 
 
 def _run_live(start: Callable[..., RunReport]) -> NoReturn:
@@ -395,6 +396,8 @@ def _run_json(run: Any) -> dict[str, Any]:
         "parameters": run.parameters,
         "error_kind": run.error_kind,
         "message": run.message,
+        "namespace": run.namespace,
+        "experiment": run.experiment,
     }
 
 
