@@ -38,7 +38,30 @@ class MetadataSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
 
 class ArtifactSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     url: str | None = None
-    """Where artifacts are kept: `file:///PATH`. Default: `$SLUICEWAY_HOME/artifacts`."""
+    """Where artifacts are kept: `file:///PATH`, `s3://BUCKET/PREFIX` (extra `s3`) or `oss://BUCKET/PREFIX` (extra `oss`).
+    Default: `$SLUICEWAY_HOME/artifacts`."""
+    endpoint: str | None = None
+    """The object store's address, for S3-compatible servers (MinIO: `http://HOST:9000`, path-style addressing) and
+    OSS (`https://oss-cn-hangzhou.aliyuncs.com`). Default: the store's own (AWS S3 of the region)."""
+    region: str | None = None
+    """The object store's region (S3). Default: the SDK's (AWS_REGION, ~/.aws/config)."""
+    access_key_id: str | None = None
+    """Credentials, when they are not to come from the environment or the SDK's default chain (AWS_ACCESS_KEY_ID,
+    ~/.aws/credentials, an instance role; OSS_ACCESS_KEY_ID for OSS). Given to tasks through their environment,
+    never written to task specs, logs or the metadata database."""
+    secret_access_key: str | None = None
+    """The secret that goes with access_key_id (same rules)."""
+    options: dict[str, Any] = {}
+    """Other keyword settings of the store's class, as its how-to lists them (multipart sizes, timeouts, ...)."""
+
+    def store_settings(self) -> dict[str, Any]:
+        """What the store's class is created with: endpoint and region when set, and the options (no credentials)."""
+        given = {"endpoint": self.endpoint, "region": self.region}
+        return {**{key: value for key, value in given.items() if value is not None}, **self.options}
+
+    def credentials(self) -> dict[str, str]:
+        given = {"access_key_id": self.access_key_id, "secret_access_key": self.secret_access_key}
+        return {key: value for key, value in given.items() if value is not None}
 
 
 class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

@@ -10,13 +10,14 @@ result and log; `artifacts/` the artifacts, laid out as RUN/TASK/ATTEMPT/OUTPUT.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
 import sys
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypedDict
 
@@ -25,7 +26,7 @@ import msgspec
 from . import config
 from .core import ir, types
 from .core.errors import SluicewayError
-from .core.task_spec import InputBinding
+from .core.task_spec import InputBinding, StoreRef
 from .engine.engine import DEFAULT_EXIT_TIMEOUT_SECONDS, EarlierTask, Engine, Observer, RunReport
 
 if TYPE_CHECKING:
@@ -111,12 +112,8 @@ class _Session:
         self.run_dir = base / "runs" / run_id
         self.plugins = PluginManager()
         self.artifact_root = artifact_root()
-        schemes = {entry.name for entry in self.plugins.registry.all("artifact_store")}
+        self.stores, self.credential_env = _artifact_stores(self.plugins.registry, self.artifact_root)
         scheme = self.artifact_root.partition("://")[0]
-        if scheme not in schemes:
-            raise SluicewayError(
-                f"no artifact store for {scheme}:// URIs (artifacts.url {self.artifact_root}); installed: {', '.join(sorted(schemes))}"
-            )
         _make_folder(self.run_dir)
         if scheme == "file":
             _make_folder(Path(self.artifact_root.removeprefix("file://")))
@@ -138,7 +135,7 @@ class _Session:
             arguments=arguments,
             run_dir=self.run_dir,
             artifact_root=self.artifact_root,
-            stores={entry.name: entry.target for entry in registry.all("artifact_store") if isinstance(entry.target, str)},
+            stores=self.stores,
             max_parallel=options.get("max_parallel") or os.cpu_count() or 2,
             observers=(
                 StoreRecorder(self.store),
@@ -153,7 +150,8 @@ class _Session:
         on_engine = options.get("on_engine")
         if on_engine is not None:
             on_engine(engine)
-        return engine.run()
+        with _environment(self.credential_env):  # the store's credentials, for this process and the tasks it starts
+            return engine.run()
 
 
 def _first_caller_outside_sluiceway() -> int:
@@ -231,6 +229,51 @@ def metadata_store(store_class: Any = None) -> SqlMetadataStore:
     _make_folder(base)
     store = store_class(default_metadata_url(), upgrade=True)
     return store
+
+
+def _artifact_stores(registry: Any, root: str) -> tuple[dict[str, StoreRef | str], dict[str, str]]:
+    """Every registered artifact store by scheme, the one `root` uses with the configured settings; and its credentials as
+    the environment variables its class reads (`credential_env`)."""
+    entries = {entry.name: entry for entry in registry.all("artifact_store") if isinstance(entry.target, str)}
+    scheme = root.partition("://")[0]
+    if scheme not in entries:
+        raise SluicewayError(f"no artifact store for {scheme}:// URIs (artifacts.url {root}); installed: {', '.join(sorted(entries))}")
+    settings = config.load().artifacts
+    stores: dict[str, StoreRef | str] = {name: entry.target for name, entry in entries.items()}
+    stores[scheme] = StoreRef(target=entries[scheme].target, settings=settings.store_settings())
+    store_class = entries[scheme].load()
+    try:
+        store_class(**settings.store_settings())  # the settings must fit the class here, not in every task
+    except TypeError as error:
+        given = ", ".join(f"artifacts.{name}" for name in settings.store_settings())
+        raise SluicewayError(
+            f"the artifacts settings do not fit the {scheme}:// store ({entries[scheme].target}): {error}; given: {given}"
+        ) from None
+    credentials = settings.credentials()
+    if not credentials:
+        return stores, {}
+    names: dict[str, str] = getattr(store_class, "credential_env", {})
+    unknown = set(credentials) - set(names)
+    if unknown:
+        raise SluicewayError(
+            f"the {scheme}:// artifact store takes no {', '.join(sorted(unknown))} (configure its credentials another way)"
+        )
+    return stores, {names[key]: value for key, value in credentials.items()}
+
+
+@contextlib.contextmanager
+def _environment(variables: dict[str, str]) -> Iterator[None]:
+    """Set `variables` in this process's environment, and put back what was there afterwards."""
+    before = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def default_metadata_url() -> str:

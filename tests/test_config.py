@@ -90,3 +90,21 @@ def test_a_database_server_behind_the_schema_is_refused_with_the_command(tmp_pat
         result = cli("run", str(REPO / "examples" / "quickstart.py"), env={"SLUICEWAY_HOME": str(tmp_path), "SLUICEWAY_METADATA__URL": url})
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "has schema version none" in result.stderr and "run `sluiceway db upgrade --url postgresql+psycopg://" in result.stderr
+
+
+def test_artifacts_go_where_the_configuration_says(tmp_path, cli):
+    elsewhere = tmp_path / "shared-artifacts"
+    env = {"SLUICEWAY_HOME": str(tmp_path / "home"), "SLUICEWAY_ARTIFACTS__URL": elsewhere.as_uri()}
+    ran = cli("run", str(REPO / "examples" / "train_and_evaluate.py"), env=env)
+    assert ran.returncode == 0, ran.stderr
+    assert any(path.is_file() for path in elsewhere.rglob("*"))
+    assert not (tmp_path / "home" / "artifacts").exists()
+
+
+def test_settings_that_do_not_fit_the_store_are_refused_before_anything_runs(tmp_path, cli):
+    env = {"SLUICEWAY_HOME": str(tmp_path / "home"), "SLUICEWAY_ARTIFACTS__ENDPOINT": "http://127.0.0.1:9000"}
+    result = cli("run", str(REPO / "examples" / "quickstart.py"), env=env)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "the artifacts settings do not fit the file:// store" in result.stderr and "endpoint" in result.stderr
+    unknown_store = cli("run", str(REPO / "examples" / "quickstart.py"), env={**env, "SLUICEWAY_ARTIFACTS__URL": "gs://bucket/x"})
+    assert "no artifact store for gs:// URIs" in unknown_store.stderr

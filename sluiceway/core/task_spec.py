@@ -52,6 +52,15 @@ class FinalStatus(Record, frozen=True):
     error_message: str | None = None
 
 
+class StoreRef(Record, frozen=True):
+    """An artifact store as an executor creates it: `target(**settings)`. Settings never hold credentials."""
+
+    target: str
+    """"module:Class"."""
+    settings: dict[str, Any] = {}
+    """Keyword arguments of the class: an endpoint, a region, ... (credentials reach the executor through its environment)."""
+
+
 class TaskSpec(Record, frozen=True, kw_only=True):
     run_id: str
     task: str
@@ -62,8 +71,8 @@ class TaskSpec(Record, frozen=True, kw_only=True):
     """Bound inputs. An input with a default may be left out; a required one may not."""
     output_root: str
     """URI prefix under which the attempt's artifacts and spilled values are stored."""
-    stores: dict[str, str] = {}
-    """URI scheme -> "module:Class" of the artifact store for it (resolved by the orchestrator)."""
+    stores: dict[str, StoreRef | str] = {}
+    """URI scheme -> the artifact store for it (resolved by the orchestrator); a plain "module:Class" takes no settings."""
     work_dir: str
     """A local folder the executor may use; inputs are staged and outputs written under it."""
     result_path: str

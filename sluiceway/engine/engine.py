@@ -24,7 +24,7 @@ from ..core.errors import SluicewayError
 from ..core.launcher import AttemptOutcome, AttemptRecord, Launcher
 from ..core.lifecycle import RUN_TRANSITIONS, TASK_TRANSITIONS, ErrorKind, RunState, SkipReason, TaskState
 from ..core.stores import CacheStore
-from ..core.task_spec import ArtifactRef, FinalStatus, InputBinding, TaskSpec, encode
+from ..core.task_spec import ArtifactRef, FinalStatus, InputBinding, StoreRef, TaskSpec, encode
 from ..executor.artifacts import Stores
 from .caching import cache_key, cache_parts
 from .conditions import ConditionError, compare
@@ -91,7 +91,7 @@ class Engine:
         arguments: dict[str, Any] | None = None,
         run_dir: Path,
         artifact_root: str,
-        stores: dict[str, str] | None = None,
+        stores: dict[str, StoreRef | str] | None = None,
         max_parallel: int = 4,
         observers: Sequence[Observer] = (),
         cache: CacheStore | None = None,

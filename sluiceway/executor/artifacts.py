@@ -9,14 +9,15 @@ from pathlib import Path
 from typing import Any
 
 from ..core.stores import ArtifactStore
+from ..core.task_spec import StoreRef
 
-DEFAULT_STORES = {"file": "sluiceway.stores.local:LocalArtifactStore"}
+DEFAULT_STORES: dict[str, StoreRef | str] = {"file": "sluiceway.stores.local:LocalArtifactStore"}
 
 
 class Stores:
     """The artifact store for each URI scheme, created on first use."""
 
-    def __init__(self, by_scheme: dict[str, str]) -> None:
+    def __init__(self, by_scheme: dict[str, StoreRef | str]) -> None:
         self._targets = {**DEFAULT_STORES, **by_scheme}
         self._stores: dict[str, ArtifactStore] = {}
 
@@ -27,9 +28,10 @@ class Stores:
             target = self._targets.get(scheme)
             if target is None:
                 raise LookupError(f"no artifact store for '{scheme}://' URIs (the task spec names: {', '.join(sorted(self._targets))})")
-            module_name, _, attribute = target.partition(":")
+            ref = target if isinstance(target, StoreRef) else StoreRef(target=target)
+            module_name, _, attribute = ref.target.partition(":")
             factory: Any = getattr(importlib.import_module(module_name), attribute)
-            store = self._stores[scheme] = factory()
+            store = self._stores[scheme] = factory(**ref.settings)
         return store
 
     def upload(self, local_path: Path, uri: str) -> None:
