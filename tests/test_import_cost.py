@@ -25,3 +25,11 @@ def test_task_runtime_types_do_not_load_yaml_validation_or_the_dsl_builder():
 def test_package_names_still_resolve_on_first_use():
     modules = loaded_after("from sluiceway.core import validate, Pipeline; from sluiceway import dsl; dsl.pipeline; dsl.If")
     assert {"sluiceway.core.validation", "sluiceway.dsl.pipelines", "sluiceway.dsl.control_flow"} <= modules
+
+
+def test_the_executor_and_the_s3_store_load_boto3_only_when_a_request_is_made():
+    modules = loaded_after(
+        "import sluiceway.executor.run, sluiceway.stores.s3; sluiceway.stores.s3.S3ArtifactStore(endpoint_url='http://x')"
+    )
+    assert "sluiceway.stores.s3.store" in modules
+    assert {name for name in modules if name.split(".")[0] in ("boto3", "botocore", "s3transfer")} == set()

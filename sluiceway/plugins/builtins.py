@@ -19,3 +19,4 @@ def register_metadata_stores(register: Registrar) -> None:
 @hookimpl
 def register_artifact_stores(register: Registrar) -> None:
     register.add("file", "sluiceway.stores.local:LocalArtifactStore", description="Files in a local folder")
+    register.add("s3", "sluiceway.stores.s3:S3ArtifactStore", description="S3, MinIO and other S3-compatible object stores (extra s3)")

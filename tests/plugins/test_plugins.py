@@ -123,5 +123,11 @@ def test_observer_hooks_hear_a_real_run(site: Path, tmp_path: Path):
 
 def test_the_built_in_backend_and_stores_are_registered():
     registry = PluginManager(load_entry_points=False).registry
-    assert [(e.kind, e.name) for e in registry.all()] == [("backend", "local"), ("metadata_store", "sql"), ("artifact_store", "file")]
+    assert [(e.kind, e.name) for e in registry.all()] == [
+        ("backend", "local"),
+        ("metadata_store", "sql"),
+        ("artifact_store", "file"),
+        ("artifact_store", "s3"),
+    ]
+    assert registry.get("artifact_store", "s3").load().__name__ == "S3ArtifactStore"
     assert registry.get("backend", "local").load().__name__ == "LocalLauncher"

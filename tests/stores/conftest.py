@@ -1,4 +1,5 @@
-"""The store tests run on every metadata database: SQLite in a temporary folder, PostgreSQL and MariaDB (tests/databases.py)."""
+"""The store tests run on every metadata database: SQLite in a temporary folder, PostgreSQL and MariaDB (tests/databases.py),
+and on every artifact store: local files, and S3 on moto's and SeaweedFS's servers (tests/s3_servers.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.databases import SERVER_URLS, scratch_database
+from tests.s3_servers import S3Server, moto_server, seaweedfs_server
 
 DATABASES = ("sqlite", *SERVER_URLS)
 
@@ -20,3 +22,25 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         return
     with scratch_database(request.param) as database_url:
         yield database_url
+
+
+# Artifact stores: real S3 servers for the whole session, each test under a prefix of its own (tests/s3_servers.py).
+
+
+@pytest.fixture(scope="session")
+def moto_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    with moto_server(tmp_path_factory.mktemp("moto")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def seaweedfs_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    with seaweedfs_server(tmp_path_factory.mktemp("seaweedfs")) as server:
+        yield server
+
+
+@pytest.fixture(params=["moto", "seaweedfs"])
+def s3_server(request: pytest.FixtureRequest) -> S3Server:
+    """Each S3 server in turn."""
+    server: S3Server = request.getfixturevalue(f"{request.param}_s3")
+    return server

@@ -49,6 +49,8 @@ def _copy_atomically(source: Path, target: Path) -> None:
             shutil.copyfile(source, staged)
         if target.is_dir() and not target.is_symlink():
             shutil.rmtree(target)
+        elif staged.is_dir() and (target.exists() or target.is_symlink()):
+            target.unlink()  # a folder replaces a file: rename() cannot do that by itself
         os.replace(staged, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
