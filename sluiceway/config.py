@@ -44,7 +44,8 @@ class ArtifactSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
     """The object store's address, for S3-compatible servers (MinIO: `http://HOST:9000`, path-style addressing) and
     OSS (`https://oss-cn-hangzhou.aliyuncs.com`). Default: the store's own (AWS S3 of the region)."""
     region: str | None = None
-    """The object store's region (S3). Default: the SDK's (AWS_REGION, ~/.aws/config)."""
+    """The object store's region: S3's (`us-east-1`), or OSS's as its V4 signatures name it (`cn-hangzhou`). Default: for S3
+    the SDK's (AWS_REGION, ~/.aws/config); for OSS the one an `oss-REGION.aliyuncs.com` endpoint names."""
     access_key_id: str | None = None
     """Credentials, when they are not to come from the environment or the SDK's default chain (AWS_ACCESS_KEY_ID,
     ~/.aws/credentials, an instance role; OSS_ACCESS_KEY_ID for OSS). Given to tasks through their environment,

@@ -83,6 +83,8 @@ class Scratch:
 
     server: S3Server
     prefix: str = field(default_factory=lambda: f"test-{secrets.token_hex(6)}")
+    scheme: str = "s3"
+    """The scheme of its URIs: `oss` when a store reaches the server through the OSS test double (tests/oss_gateway.py)."""
 
     @property
     def bucket(self) -> str:
@@ -92,7 +94,7 @@ class Scratch:
         return f"{self.prefix}/{name}"
 
     def uri(self, name: str) -> str:
-        return f"s3://{self.bucket}/{self.key(name)}"
+        return f"{self.scheme}://{self.bucket}/{self.key(name)}"
 
     def keys(self) -> list[str]:
         """The names of every object under this place, sorted."""

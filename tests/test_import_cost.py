@@ -33,3 +33,12 @@ def test_the_executor_and_the_s3_store_load_boto3_only_when_a_request_is_made():
     )
     assert "sluiceway.stores.s3.store" in modules
     assert {name for name in modules if name.split(".")[0] in ("boto3", "botocore", "s3transfer")} == set()
+
+
+def test_the_executor_and_the_oss_store_load_oss2_only_when_a_request_is_made():
+    modules = loaded_after(
+        "import sluiceway.executor.run, sluiceway.stores.oss; "
+        "sluiceway.stores.oss.OssArtifactStore(endpoint='https://oss-cn-hangzhou.aliyuncs.com')"
+    )
+    assert "sluiceway.stores.oss.store" in modules and "sluiceway.stores.objects.store" in modules
+    assert {name for name in modules if name.split(".")[0] in ("oss2", "crcmod", "requests", "aliyunsdkcore")} == set()

@@ -1,4 +1,5 @@
-"""The package's layers: core depends on nothing else in it; backends and stores on core only."""
+"""The package's layers: core depends on nothing else in it; backends and stores on core only (and the stores on
+the code they share, see SHARED)."""
 
 from __future__ import annotations
 
@@ -43,13 +44,19 @@ def _modules_under(layer: str) -> list[Path]:
     return sorted((PACKAGE / layer).rglob("*.py"))
 
 
+# Code a layer's subpackages share, which each of them may import besides core and itself. It is a subpackage
+# of the layer like any other, so it may import core and itself only. sluiceway.stores.objects: the layout of
+# artifacts in a bucket and the checked, resumable transfers, the same for S3 and OSS (it imports no SDK).
+SHARED = {"stores": ("sluiceway.stores.objects",)}
+
+
 def _allowed_for(path: Path) -> tuple[str, ...]:
     layer = path.relative_to(PACKAGE).parts[0]
     if layer == "core":
         return ("sluiceway.core",)
-    # A backend or store may use core and its own subpackage, never another backend or store.
+    # A backend or store may use core, its own subpackage and its layer's shared code, never another backend or store.
     own = ".".join(["sluiceway", *path.relative_to(PACKAGE).parts[:2]]).removesuffix(".py")
-    return ("sluiceway.core", own)
+    return ("sluiceway.core", own, *SHARED.get(layer, ()))
 
 
 @pytest.mark.parametrize("layer", ["core", "backends", "stores"])

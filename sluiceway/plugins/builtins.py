@@ -20,3 +20,4 @@ def register_metadata_stores(register: Registrar) -> None:
 def register_artifact_stores(register: Registrar) -> None:
     register.add("file", "sluiceway.stores.local:LocalArtifactStore", description="Files in a local folder")
     register.add("s3", "sluiceway.stores.s3:S3ArtifactStore", description="S3, MinIO and other S3-compatible object stores (extra s3)")
+    register.add("oss", "sluiceway.stores.oss:OssArtifactStore", description="Aliyun OSS (extra oss)")

@@ -127,7 +127,9 @@ def test_the_built_in_backend_and_stores_are_registered():
         ("backend", "local"),
         ("metadata_store", "sql"),
         ("artifact_store", "file"),
+        ("artifact_store", "oss"),
         ("artifact_store", "s3"),
     ]
     assert registry.get("artifact_store", "s3").load().__name__ == "S3ArtifactStore"
+    assert registry.get("artifact_store", "oss").load().__name__ == "OssArtifactStore"
     assert registry.get("backend", "local").load().__name__ == "LocalLauncher"

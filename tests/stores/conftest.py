@@ -1,5 +1,6 @@
 """The store tests run on every metadata database: SQLite in a temporary folder, PostgreSQL and MariaDB (tests/databases.py),
-and on every artifact store: local files, and S3 on moto's and SeaweedFS's servers (tests/s3_servers.py)."""
+and on every artifact store: local files, S3 on moto's and SeaweedFS's servers (tests/s3_servers.py), and OSS through
+a test double, an OSS-to-S3 translation layer in front of moto's server (tests/oss_gateway.py): not a real OSS."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.databases import SERVER_URLS, scratch_database
+from tests.oss_gateway import OssServer, oss_gateway
 from tests.s3_servers import S3Server, moto_server, seaweedfs_server
 
 DATABASES = ("sqlite", *SERVER_URLS)
@@ -44,3 +46,11 @@ def s3_server(request: pytest.FixtureRequest) -> S3Server:
     """Each S3 server in turn."""
     server: S3Server = request.getfixturevalue(f"{request.param}_s3")
     return server
+
+
+@pytest.fixture(scope="session")
+def oss_test_double(moto_s3: S3Server) -> Iterator[OssServer]:
+    """Alibaba Cloud OSS as a TEST DOUBLE, not OSS: oss2 talks OSS's protocol (signatures checked) to tests/oss_gateway.py,
+    which stores through moto's S3 server, in that server's bucket."""
+    with oss_gateway(moto_s3) as server:
+        yield server

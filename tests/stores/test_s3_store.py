@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,7 @@ from sluiceway.core import SluicewayError
 from sluiceway.stores.s3 import FOLDER_MANIFEST, S3ArtifactStore
 from tests.conftest import REPO
 from tests.s3_servers import S3Server, Scratch
-from tests.stores.test_artifact_stores import MiB, make_tree, s3_store, tree
+from tests.stores.test_artifact_stores import BIG, MiB, each_request, make_tree, s3_store, tree, upload_big_object
 
 SECRET = "S3CR3T-must-never-be-printed-7f3a"
 TOKEN = "T0KEN-must-never-be-printed-91c2"
@@ -142,16 +140,12 @@ class ProcessKilled(BaseException):
     """Stands for the process dying mid-download: nothing in the store may catch it."""
 
 
-SIZE = 6 * MiB + 17
+SIZE = BIG
 
 
 @pytest.fixture
 def big_object(s3_server: S3Server, place: Scratch, tmp_path: Path) -> tuple[str, bytes]:
-    content = bytes(range(251)) * (SIZE // 251) + b"x" * (SIZE % 251)
-    (tmp_path / "big").write_bytes(content)
-    uri = place.uri("big")
-    s3_store(s3_server).upload(tmp_path / "big", uri)
-    return uri, content
+    return place.uri("big"), upload_big_object(s3_store(s3_server), place.uri("big"), tmp_path)
 
 
 def test_a_download_that_breaks_off_continues_from_where_it_stopped(s3_server: S3Server, big_object: tuple[str, bytes], tmp_path: Path):
@@ -220,38 +214,13 @@ def test_a_folder_download_cut_short_keeps_the_files_it_got(s3_server: S3Server,
 # Errors.
 
 
-def test_a_missing_bucket_is_named(s3_server: S3Server, tmp_path: Path):
-    store = s3_store(s3_server)
-    (tmp_path / "f").write_bytes(b"1")
-    where = rf"bucket 'no-such-bucket-3141' does not exist at {s3_server.endpoint_url}$"
-    with pytest.raises(SluicewayError, match=where):
-        store.upload(tmp_path / "f", "s3://no-such-bucket-3141/x")
-    with pytest.raises(SluicewayError, match=where):
-        store.download("s3://no-such-bucket-3141/x", tmp_path / "x")
-    with pytest.raises(SluicewayError, match=where):
-        store.exists("s3://no-such-bucket-3141/x")
-
-
-def test_a_missing_object_is_named_with_its_bucket_and_endpoint(s3_server: S3Server, place: Scratch, tmp_path: Path):
-    store = s3_store(s3_server)
-    assert not store.exists(place.uri("nothing"))
-    with pytest.raises(
-        SluicewayError, match=rf"^no artifact at {place.uri('nothing')} \(bucket '{place.bucket}' at {s3_server.endpoint_url}\)$"
-    ):
-        store.download(place.uri("nothing"), tmp_path / "x")
-
-
 def test_wrong_credentials_are_rejected_and_never_printed(seaweedfs_s3: S3Server, tmp_path: Path, caplog: pytest.LogCaptureFixture):
     caplog.set_level(logging.DEBUG)
     place = Scratch(seaweedfs_s3)
     store = s3_store(seaweedfs_s3, secret_access_key=SECRET, session_token=TOKEN)
     (tmp_path / "f").write_bytes(b"1")
     rejected = rf"^{seaweedfs_s3.endpoint_url} rejected the S3 credentials \(\w+\) for bucket '{place.bucket}': check the access key id, the secret and any session token$"
-    for attempt in (
-        lambda: store.upload(tmp_path / "f", place.uri("x")),
-        lambda: store.exists(place.uri("x")),
-        lambda: store.download(place.uri("x"), tmp_path / "x"),
-    ):
+    for attempt in each_request(store, place.uri("x"), tmp_path):
         with pytest.raises(SluicewayError, match=rejected) as caught:
             attempt()
         assert SECRET not in str(caught.value) and TOKEN not in str(caught.value)
@@ -270,20 +239,6 @@ def test_credentials_stay_out_of_debug_logs_when_all_goes_well(moto_s3: S3Server
     assert "Sending http request" in caplog.text
     for secret in (SECRET, TOKEN, "AKIDSHOULDNOTSHOW"):
         assert secret not in caplog.text
-
-
-def test_a_missing_permission_is_told_from_wrong_credentials(seaweedfs_s3: S3Server, tmp_path: Path):
-    place = Scratch(seaweedfs_s3)
-    (tmp_path / "f").write_bytes(b"1")
-    s3_store(seaweedfs_s3).upload(tmp_path / "f", place.uri("readable"))
-    assert seaweedfs_s3.reader is not None
-    reader = S3ArtifactStore(**seaweedfs_s3.store_settings(seaweedfs_s3.reader), max_attempts=1)
-    assert reader.exists(place.uri("readable"))
-    reader.download(place.uri("readable"), tmp_path / "copy")
-    with pytest.raises(
-        SluicewayError, match=rf"^permission denied: the S3 credentials may not write {place.uri('x')} \(bucket '{place.bucket}' at "
-    ):
-        reader.upload(tmp_path / "f", place.uri("x"))
 
 
 def test_credentials_come_from_the_environment_when_not_given(seaweedfs_s3: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
@@ -316,33 +271,6 @@ def test_no_credentials_anywhere_is_said_plainly(moto_s3: S3Server, tmp_path: Pa
         store.exists("s3://b-b-b/x")
 
 
-def test_an_unreachable_endpoint_fails_fast(tmp_path: Path):
-    with socket.socket() as probe:  # a port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        endpoint = f"http://127.0.0.1:{probe.getsockname()[1]}"
-    store = S3ArtifactStore(endpoint_url=endpoint, access_key_id="a", secret_access_key=SECRET, connect_timeout_seconds=1, max_attempts=2)
-    started = time.monotonic()
-    with pytest.raises(
-        SluicewayError, match=rf"^cannot connect to the S3 endpoint {endpoint} \(bucket 'bucket'\): check endpoint_url and the network$"
-    ):
-        store.exists("s3://bucket/key")
-    assert time.monotonic() - started < 10
-
-
-def test_an_endpoint_that_never_answers_times_out(tmp_path: Path):
-    with socket.socket() as silent:  # accepts connections (the kernel does), never answers
-        silent.bind(("127.0.0.1", 0))
-        silent.listen(8)
-        endpoint = f"http://127.0.0.1:{silent.getsockname()[1]}"
-        store = S3ArtifactStore(
-            endpoint_url=endpoint, access_key_id="a", secret_access_key=SECRET, read_timeout_seconds=0.5, max_attempts=2
-        )
-        started = time.monotonic()
-        with pytest.raises(SluicewayError, match=rf"^the S3 endpoint {endpoint} did not answer within 0.5 s \(bucket 'bucket'\)$"):
-            store.download("s3://bucket/key", tmp_path / "x")
-        assert time.monotonic() - started < 10
-
-
 # Settings.
 
 
@@ -353,28 +281,6 @@ def test_settings_are_keywords_with_sensible_defaults():
     assert S3ArtifactStore().addressing_style is None  # boto3 decides: virtual-hosted where it can
     assert S3ArtifactStore(endpoint_url="http://minio:9000", addressing_style="virtual").addressing_style == "virtual"
     assert S3ArtifactStore().connect_timeout_seconds == 10
-
-
-@pytest.mark.parametrize(
-    ("settings", "message"),
-    [
-        ({"access_key_id": "a"}, "give both access_key_id and secret_access_key, or neither"),
-        ({"addressing_style": "sideways"}, "addressing_style must be 'path', 'virtual' or 'auto'"),
-        ({"max_attempts": 0}, "max_attempts must be positive"),
-    ],
-)
-def test_bad_settings_are_refused(settings: dict[str, Any], message: str):
-    with pytest.raises(SluicewayError, match=message):
-        S3ArtifactStore(**settings)
-
-
-@pytest.mark.parametrize(
-    ("uri", "message"),
-    [("s3://bucket", "names no object"), ("s3://bucket/", "names no object"), ("file:///tmp/x", "is not an s3:// URI")],
-)
-def test_uris_that_name_no_object_are_refused(uri: str, message: str):
-    with pytest.raises(SluicewayError, match=message):
-        S3ArtifactStore().exists(uri)
 
 
 # Through the configuration.

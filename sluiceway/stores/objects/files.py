@@ -80,7 +80,7 @@ def replace(staged: Path, target: Path) -> None:
 
 
 def folder_contents(folder: Path) -> tuple[dict[str, Path], list[str]]:
-    """The files under `folder` by relative POSIX path, and its empty subfolders (which S3 cannot hold as objects)."""
+    """The files under `folder` by relative POSIX path, and its empty subfolders (which object stores cannot hold as objects)."""
     files: dict[str, Path] = {}
     empty: list[str] = []
     for root, dirs, names in os.walk(folder, followlinks=True):  # as the local store copies: links by what they point to
