@@ -34,6 +34,7 @@ times) or in a later one.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -315,6 +316,7 @@ class ObjectStore:
         resumed = PartialObject.load(partial)
         started = resumed if resumed is not None and resumed.uri == location.uri else None
         interruptions = 0
+        hashed = _RunningDigest()
         while True:
             offset = partial.stat().st_size if started is not None else 0
             if started is not None and offset > started.size:
@@ -340,10 +342,12 @@ class ObjectStore:
                 info = reading.info
                 started = PartialObject(uri=location.uri, etag=info.etag, size=info.size, sha256=info.sha256)
                 started.save(partial)
+            hashed.catch_up(partial, offset)
             try:
                 with open(partial, "ab" if offset else "wb") as out:
                     for chunk in reading.chunks:
                         out.write(chunk)
+                        hashed.update(chunk)  # while the next chunk is on its way: no second read of the file
             except Exception as error:
                 reading.close()
                 if not self._is_interruption(error):
@@ -354,14 +358,15 @@ class ObjectStore:
                 log.debug("the download of %s broke off (%s); continuing", location.uri, type(error).__name__)
                 continue
             break
-        self._verify(partial, started, expected_sha256 or started.sha256, target)
+        hashed.catch_up(partial, partial.stat().st_size)
+        self._verify(partial, started, expected_sha256 or started.sha256, target, hashed.hexdigest())
         replace(partial, target)
         PartialObject.sidecar(partial).unlink(missing_ok=True)
         return True
 
-    def _verify(self, partial: Path, expected: PartialObject, sha256: str | None, target: Path) -> None:
+    def _verify(self, partial: Path, expected: PartialObject, sha256: str | None, target: Path, actual_sha256: str) -> None:
         size = partial.stat().st_size
-        actual = sha256_of(partial) if sha256 else None
+        actual = actual_sha256 if sha256 else None
         if size == expected.size and actual == sha256:
             return
         discard(partial)
@@ -430,3 +435,31 @@ class ObjectStore:
             keys.extend(page)
             if (limit is not None and len(keys) >= limit) or token is None:
                 return keys
+
+
+class _RunningDigest:
+    """The SHA-256 of a partial download, fed as bytes arrive; it reads the file only for bytes an earlier call got."""
+
+    def __init__(self) -> None:
+        self._digest = hashlib.sha256()
+        self._length = 0
+
+    def catch_up(self, partial: Path, length: int) -> None:
+        """Make the digest cover exactly the first `length` bytes of `partial`."""
+        if length == self._length:
+            return
+        self._digest, self._length = hashlib.sha256(), 0
+        if length:
+            with open(partial, "rb") as existing:
+                while self._length < length:
+                    block = existing.read(min(1 << 20, length - self._length))
+                    if not block:
+                        break
+                    self.update(block)
+
+    def update(self, chunk: bytes) -> None:
+        self._digest.update(chunk)
+        self._length += len(chunk)
+
+    def hexdigest(self) -> str:
+        return self._digest.hexdigest()
