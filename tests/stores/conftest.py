@@ -5,13 +5,15 @@ a test double, an OSS-to-S3 translation layer in front of moto's server (tests/o
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import unavailable
 from tests.databases import SERVER_URLS, scratch_database
 from tests.oss_gateway import OssServer, oss_gateway
-from tests.s3_servers import S3Server, moto_server, seaweedfs_server
+from tests.s3_servers import S3Server, ServerUnavailable, moto_server, seaweedfs_server
 
 DATABASES = ("sqlite", *SERVER_URLS)
 
@@ -31,14 +33,21 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def moto_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
-    with moto_server(tmp_path_factory.mktemp("moto")) as server:
-        yield server
+    yield from _started(moto_server(tmp_path_factory.mktemp("moto")))
 
 
 @pytest.fixture(scope="session")
 def seaweedfs_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
-    with seaweedfs_server(tmp_path_factory.mktemp("seaweedfs")) as server:
-        yield server
+    yield from _started(seaweedfs_server(tmp_path_factory.mktemp("seaweedfs")))
+
+
+def _started(server: AbstractContextManager[S3Server]) -> Iterator[S3Server]:
+    with ExitStack() as stack:
+        try:
+            running = stack.enter_context(server)
+        except ServerUnavailable as error:
+            unavailable(str(error), "`pip install -e '.[test]'` installs it")
+        yield running
 
 
 @pytest.fixture(params=["moto", "seaweedfs"])
