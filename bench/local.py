@@ -245,15 +245,8 @@ def sluiceway_worker(shape: str, size: int, options: argparse.Namespace, *, inst
             build(n), arguments_for(shape, n, base), max_parallel=PARALLELISM, on_engine=swap_launcher if instant else None
         )
 
-    start = time.perf_counter()
-    run(WARMUP_TASKS, fresh_base())
-    warmup = time.perf_counter() - start
-    rss_before = max_rss_kib()
-    base = fresh_base()
-    start = time.perf_counter()
-    report = run(size, base)
-    wall = time.perf_counter() - start
-    rss_peak = max_rss_kib()
+    timed = warm_then_time(run, size)
+    report, base = timed.result, timed.base
 
     tasks = [instance for instance in report.tasks.values() if instance.attempts or instance.state.value == "CACHED"]
     cached = sum(1 for instance in tasks if instance.state.value == "CACHED")
@@ -274,15 +267,41 @@ def sluiceway_worker(shape: str, size: int, options: argparse.Namespace, *, inst
         problems.append("the instant launcher was not the one used")
     return {
         "version": sluiceway.__version__,
-        "wall_s": wall,
-        "warmup_s": warmup,
-        "peak_rss_kib": rss_peak,
-        "rss_before_kib": rss_before,
+        **timed.fields(),
         "tasks_run": len(tasks) - cached,
         "cached": cached,
         "verified": not problems,
         "detail": "; ".join(problems),
     }
+
+
+@dataclass
+class Timed:
+    """A worker's timed run: what it returned, the first input it was given, and what it cost."""
+
+    result: Any
+    base: int
+    warmup_s: float
+    wall_s: float
+    rss_before_kib: int
+    peak_rss_kib: int
+
+    def fields(self) -> dict[str, Any]:
+        """The measurements as a worker result reports them."""
+        return {"wall_s": self.wall_s, "warmup_s": self.warmup_s, "peak_rss_kib": self.peak_rss_kib, "rss_before_kib": self.rss_before_kib}
+
+
+def warm_then_time(run: Callable[[int, int], Any], size: int) -> Timed:
+    """`run(WARMUP_TASKS, ...)` untimed (imports, the metadata database), then `run(size, base)` timed, fresh inputs each."""
+    start = time.perf_counter()
+    run(WARMUP_TASKS, fresh_base())
+    warmup = time.perf_counter() - start
+    rss_before = max_rss_kib()
+    base = fresh_base()
+    start = time.perf_counter()
+    result = run(size, base)
+    wall = time.perf_counter() - start
+    return Timed(result, base, warmup, wall, rss_before, max_rss_kib())
 
 
 def kfp_worker(shape: str, size: int, options: argparse.Namespace) -> dict[str, Any]:
@@ -302,15 +321,8 @@ def kfp_worker(shape: str, size: int, options: argparse.Namespace) -> dict[str, 
         dsl.pipeline(func, name=name)(**arguments_for(shape, n, base))
         return root
 
-    start = time.perf_counter()
-    run(WARMUP_TASKS, fresh_base())
-    warmup = time.perf_counter() - start
-    rss_before = max_rss_kib()
-    base = fresh_base()
-    start = time.perf_counter()
-    run(size, base)
-    wall = time.perf_counter() - start
-    rss_peak = max_rss_kib()
+    timed = warm_then_time(run, size)
+    base = timed.base
 
     values = []
     for path in root.glob(f"{shape}-{size}-{base}-*/**/executor_output.json"):
@@ -321,10 +333,7 @@ def kfp_worker(shape: str, size: int, options: argparse.Namespace) -> dict[str, 
     verified = values == expected_outputs(shape, size, base)
     return {
         "version": kfp.__version__,
-        "wall_s": wall,
-        "warmup_s": warmup,
-        "peak_rss_kib": rss_peak,
-        "rss_before_kib": rss_before,
+        **timed.fields(),
         "tasks_run": len(values),
         "verified": verified,
         "detail": "" if verified else f"{len(values)} task outputs instead of the {size} expected",
