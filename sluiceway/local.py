@@ -111,13 +111,14 @@ class _Session:
         base = home()
         self.run_dir = base / "runs" / run_id
         self.plugins = PluginManager()
-        self.artifact_root = artifact_root()
-        self.stores, self.credential_env = _artifact_stores(self.plugins.registry, self.artifact_root)
+        settings = config.load()  # once per run: the file is read here and nowhere else
+        self.artifact_root = artifact_root(settings.artifacts)
+        self.stores, self.credential_env = _artifact_stores(self.plugins.registry, self.artifact_root, settings.artifacts)
         scheme = self.artifact_root.partition("://")[0]
         _make_folder(self.run_dir)
         if scheme == "file":
             _make_folder(Path(self.artifact_root.removeprefix("file://")))
-        self.store = metadata_store(self.plugins.registry.get("metadata_store", "sql").load())
+        self.store = metadata_store(self.plugins.registry.get("metadata_store", "sql").load(), settings.metadata)
 
     def execute(
         self, compiled: ir.Pipeline, arguments: dict[str, Any], *, earlier: dict[str, EarlierTask], options: RunOptions
@@ -217,11 +218,13 @@ def _start_time(pid: int) -> str | None:
     return stat.rsplit(")", 1)[1].split()[19]
 
 
-def metadata_store(store_class: Any = None) -> SqlMetadataStore:
-    """The configured metadata database (never upgraded implicitly), or the embedded SQLite in the home folder (upgraded in place)."""
+def metadata_store(store_class: Any = None, settings: config.MetadataSettings | None = None) -> SqlMetadataStore:
+    """The configured metadata database (never upgraded implicitly), or the embedded SQLite in the home folder (upgraded in place).
+
+    `settings` default to the configuration's."""
     if store_class is None:
         from .stores.sql import SqlMetadataStore as store_class
-    configured = config.load().metadata.url
+    configured = (settings or config.load().metadata).url
     if configured:
         store: SqlMetadataStore = store_class(configured)
         return store
@@ -231,21 +234,21 @@ def metadata_store(store_class: Any = None) -> SqlMetadataStore:
     return store
 
 
-def _artifact_stores(registry: Any, root: str) -> tuple[dict[str, StoreRef | str], dict[str, str]]:
+def _artifact_stores(registry: Any, root: str, settings: config.ArtifactSettings) -> tuple[dict[str, StoreRef | str], dict[str, str]]:
     """Every registered artifact store by scheme, the one `root` uses with the configured settings; and its credentials as
     the environment variables its class reads (`credential_env`)."""
     entries = {entry.name: entry for entry in registry.all("artifact_store") if isinstance(entry.target, str)}
     scheme = root.partition("://")[0]
     if scheme not in entries:
         raise SluicewayError(f"no artifact store for {scheme}:// URIs (artifacts.url {root}); installed: {', '.join(sorted(entries))}")
-    settings = config.load().artifacts
+    store_settings = settings.store_settings()
     stores: dict[str, StoreRef | str] = {name: entry.target for name, entry in entries.items()}
-    stores[scheme] = StoreRef(target=entries[scheme].target, settings=settings.store_settings())
+    stores[scheme] = StoreRef(target=entries[scheme].target, settings=store_settings)
     store_class = entries[scheme].load()
     try:
-        store_class(**settings.store_settings())  # the settings must fit the class here, not in every task
+        store_class(**store_settings)  # the settings must fit the class here, not in every task
     except TypeError as error:
-        given = ", ".join(f"artifacts.{name}" for name in settings.store_settings())
+        given = ", ".join(f"artifacts.{name}" for name in store_settings)
         raise SluicewayError(
             f"the artifacts settings do not fit the {scheme}:// store ({entries[scheme].target}): {error}; given: {given}"
         ) from None
@@ -280,9 +283,9 @@ def default_metadata_url() -> str:
     return f"sqlite:///{home() / 'metadata.db'}"
 
 
-def artifact_root() -> str:
-    """Where this run's artifacts go: the configured artifacts.url, or the home folder's artifacts/."""
-    return (config.load().artifacts.url or (home() / "artifacts").as_uri()).rstrip("/")
+def artifact_root(settings: config.ArtifactSettings) -> str:
+    """Where a run's artifacts go: artifacts.url, or the home folder's artifacts/."""
+    return (settings.url or (home() / "artifacts").as_uri()).rstrip("/")
 
 
 def _make_folder(folder: Path) -> None:
