@@ -38,9 +38,10 @@ that each transfer starts from the same state. Uploads are checked (size, and th
 every downloaded copy is compared with the file's SHA-256, outside the timing.
 
 The store does more than move bytes, and that is part of what is measured: an upload reads the whole file once to
-compute the SHA-256 it records, and sends each part with a SHA-256 checksum the server verifies (boto3's default is
-a CRC32); a download checks the SHA-256 recorded at upload, reading the file again once it has every byte, and
-grows it in a partial file that is renamed into place. The floors show the machine's limits, on the same disk:
+compute the SHA-256 it records before it sends anything; a download hashes every byte (SHA-256) as it writes it, in
+order, and checks the result against the SHA-256 recorded at upload, and grows the file in a partial file that is
+renamed into place. Both tools send CRC32 part checksums and fetch large objects in parallel ranged GETs. The floors
+show the machine's limits, on the same disk:
 `shutil.copyfile` of the file, and hashing it with SHA-256 (hashlib, one core).
 
 The server is started by the benchmark, on 127.0.0.1 on free ports, in the scratch folder, and stopped by its PID:
@@ -693,9 +694,9 @@ class ArtifactBench:
         print(f"Floors on the same disk, the same {self.mib} MiB file (median of {repeats}):")
         print(render_table(["floor", "time", "throughput"], floors, left_columns=1))
         print()
-        print("store: S3ArtifactStore.upload/.download; it hashes the file (SHA-256) before an upload, sends SHA-256 part")
-        print("checksums, and checks the SHA-256 of a download after it, re-reading the file: that CPU is part of its time.")
-        print("raw boto3: client.upload_file/download_file (download in parallel ranged GETs; CRC32 upload checksums).")
+        print("store: S3ArtifactStore.upload/.download; it hashes the file (SHA-256) before an upload, and hashes a download")
+        print("as it writes it, to check it against the SHA-256 recorded at upload: that CPU is part of its time.")
+        print("raw boto3: client.upload_file/download_file. Both: CRC32 part checksums, downloads in parallel ranged GETs.")
         print("CPU: the worker's user+system time during the call; server CPU: the S3 server's during the worker's life.")
         print("peak RSS +: the worker's own peak RSS (VmHWM) during the call over its peak before it (largest of the repeats).")
         print(f"Machine: {os.cpu_count()} CPUs shared by the S3 server and the worker, so CPU spent hashing lengthens a transfer;")

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -46,7 +48,7 @@ def test_a_folder_is_its_files_and_a_manifest_and_every_object_carries_its_sha25
     }
     head = client.head_object(Bucket=place.bucket, Key=place.key("ds/a.txt"), ChecksumMode="ENABLED")
     assert head["Metadata"] == {"sha256": sha_of_a}
-    assert head["ChecksumSHA256"]  # the server was given, and checked, a SHA-256 checksum
+    assert head["ChecksumCRC32"]  # the server was given, and checked, a CRC32 checksum
 
 
 def test_without_upload_checksums_nothing_asks_the_server_to_check_one(s3_server: S3Server, place: Scratch, tmp_path: Path):
@@ -55,7 +57,7 @@ def test_without_upload_checksums_nothing_asks_the_server_to_check_one(s3_server
     content = b"p" * (6 * MiB)
     store.upload(make_tree(tmp_path / "d", {"big.bin": content, "small.txt": b"s"}), place.uri("ds"))
     head = s3_server.client().head_object(Bucket=place.bucket, Key=place.key("ds/big.bin"), ChecksumMode="ENABLED")
-    assert "ChecksumSHA256" not in head and head["ETag"].strip('"').endswith("-2")
+    assert "ChecksumCRC32" not in head and head["ETag"].strip('"').endswith("-2")
     store.download(place.uri("ds"), tmp_path / "copy")
     assert tree(tmp_path / "copy") == {"big.bin": content, "small.txt": b"s"}
 
@@ -97,39 +99,53 @@ def test_a_manifest_naming_files_outside_the_folder_is_refused(s3_server: S3Serv
 # Resumed downloads.
 
 
-class BreakingBody:
-    """A response body whose connection drops after `after` bytes, with `error`."""
+class WatchedBody:
+    """A response body that says when it is let go of, and whose connection drops after `after` bytes with `error`."""
 
-    def __init__(self, body: Any, after: int, error: BaseException) -> None:
-        self.body, self.left, self.error = body, after, error
+    def __init__(self, body: Any, released: Any, after: int | None = None, error: BaseException | None = None) -> None:
+        self.body, self.released, self.left, self.error = body, released, after, error
 
     def iter_chunks(self, chunk_size: int) -> Iterator[bytes]:
         for chunk in self.body.iter_chunks(min(chunk_size, 256 * 1024)):
-            if len(chunk) >= self.left:
+            if self.left is not None and self.error is not None and len(chunk) >= self.left:
                 yield chunk[: self.left]
                 raise self.error
-            self.left -= len(chunk)
+            if self.left is not None:
+                self.left -= len(chunk)
             yield chunk
+        self.released()
 
     def close(self) -> None:
         self.body.close()
+        self.released()
 
 
 class GetObjectWatcher:
-    """Records each GET of an object of 1 MiB or more (range, bytes sent); breaks the connection of those in `breaks`."""
+    """Records each GET of an object of 1 MiB or more (range, bytes sent) and how many were open at once; breaks the
+    connection of those in `breaks`."""
 
     def __init__(self, store: S3ArtifactStore, breaks: dict[int, tuple[int, BaseException]] | None = None) -> None:
         self.answers: list[tuple[str | None, int]] = []
         self.breaks = breaks or {}  # the GET's number, from 0: (bytes to let through, error)
+        self.open: set[int] = set()
+        self.most_at_once = 0
+        self._lock = threading.Lock()
         store.client.meta.events.register("after-call.s3.GetObject", self._after_get)
 
     def _after_get(self, parsed: dict[str, Any], **_: Any) -> None:
         if parsed.get("ContentLength", 0) < MiB:  # manifests
             return
-        if len(self.answers) in self.breaks:
-            after, error = self.breaks[len(self.answers)]
-            parsed["Body"] = BreakingBody(parsed["Body"], after, error)
-        self.answers.append((parsed.get("ContentRange"), parsed["ContentLength"]))
+        with self._lock:
+            number = len(self.answers)
+            self.answers.append((parsed.get("ContentRange"), parsed["ContentLength"]))
+            self.open.add(number)
+            self.most_at_once = max(self.most_at_once, len(self.open))
+        after, error = self.breaks.get(number, (None, None))
+        parsed["Body"] = WatchedBody(parsed["Body"], lambda: self._release(number), after, error)
+
+    def _release(self, number: int) -> None:
+        with self._lock:
+            self.open.discard(number)
 
     @property
     def bytes_sent(self) -> int:
@@ -154,8 +170,58 @@ def test_a_download_that_breaks_off_continues_from_where_it_stopped(s3_server: S
     watcher = GetObjectWatcher(store, breaks={0: (2 * MiB, ResponseStreamingError(error="connection reset by peer"))})
     store.download(uri, tmp_path / "copy")
     assert (tmp_path / "copy").read_bytes() == content
-    assert watcher.answers == [(None, SIZE), (f"bytes {2 * MiB}-{SIZE - 1}/{SIZE}", SIZE - 2 * MiB)]
+    assert watcher.answers == [
+        (None, SIZE),  # the first 5 MiB were to come from here, and 2 MiB did
+        (f"bytes {5 * MiB}-{SIZE - 1}/{SIZE}", SIZE - 5 * MiB),  # the next range, read meanwhile, then let go
+        (f"bytes {2 * MiB}-{SIZE - 1}/{SIZE}", SIZE - 2 * MiB),  # the rest, in one GET: it is below the threshold
+    ]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big", "copy"]
+
+
+LARGE = 11 * MiB + 123  # three ranges of the tests' 5 MiB
+
+
+@pytest.fixture
+def large_object(s3_server: S3Server, place: Scratch, tmp_path: Path) -> tuple[str, bytes]:
+    content = os.urandom(LARGE)
+    (tmp_path / "large").write_bytes(content)
+    s3_store(s3_server).upload(tmp_path / "large", place.uri("large"))
+    return place.uri("large"), content
+
+
+@pytest.mark.parametrize("connections", [1, 2, 10])
+def test_a_large_object_comes_in_ranges_at_most_max_concurrency_at_once(
+    s3_server: S3Server, large_object: tuple[str, bytes], tmp_path: Path, connections: int
+):
+    uri, content = large_object
+    store = s3_store(s3_server, max_concurrency=connections)
+    watcher = GetObjectWatcher(store)
+    store.download(uri, tmp_path / "copy")
+    assert (tmp_path / "copy").read_bytes() == content
+    first, *ranges = watcher.answers
+    assert first == (None, LARGE)  # read up to 5 MiB, then let go
+    assert sorted(ranges) == [
+        (f"bytes {10 * MiB}-{LARGE - 1}/{LARGE}", LARGE - 10 * MiB),
+        (f"bytes {5 * MiB}-{10 * MiB - 1}/{LARGE}", 5 * MiB),
+    ]
+    assert watcher.most_at_once <= connections
+
+
+def test_a_range_that_breaks_off_is_continued_from_the_last_byte_written(
+    s3_server: S3Server, large_object: tuple[str, bytes], tmp_path: Path
+):
+    uri, content = large_object
+    store = s3_store(s3_server, max_concurrency=2)  # the first GET and one range, then the two ranges: a set order
+    watcher = GetObjectWatcher(store, breaks={1: (2 * MiB, ResponseStreamingError(error="connection reset by peer"))})
+    store.download(uri, tmp_path / "copy")
+    assert (tmp_path / "copy").read_bytes() == content
+    assert watcher.answers == [
+        (None, LARGE),
+        (f"bytes {5 * MiB}-{10 * MiB - 1}/{LARGE}", 5 * MiB),  # broke off after 2 MiB: 7 MiB are written
+        (f"bytes {10 * MiB}-{LARGE - 1}/{LARGE}", LARGE - 10 * MiB),  # already asked for; let go
+        (f"bytes {7 * MiB}-{LARGE - 1}/{LARGE}", LARGE - 7 * MiB),
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["copy", "large"]
 
 
 def test_a_download_cut_short_by_the_process_dying_is_resumed_by_the_next_one(

@@ -23,9 +23,12 @@ by side, so the old kind goes first: a reader may find nothing while a file repl
 
 Downloads are checked against the SHA-256 recorded at upload, grow in a partial file beside the
 destination and are renamed into place only when verified (see files.py), so a corrupt or
-half-written file is never left at the destination. A download that breaks off continues with a
-ranged GET (`If-Match` on the ETag) from where it stopped, in the same call (up to `max_attempts`
-times) or in a later one.
+half-written file is never left at the destination. An object larger than
+`multipart_threshold_bytes` comes in ranged GETs of `multipart_chunk_bytes`, up to
+`max_concurrency` at once, as boto3's and oss2's own downloads do; the ranges are written and
+hashed in order, so the partial file is always the object's first bytes and memory holds at most
+`max_concurrency` ranges. A download that breaks off continues with a ranged GET (`If-Match` on
+the ETag) from where it stopped, in the same call (up to `max_attempts` times) or in a later one.
 
 `ObjectStore` holds all of that; a store for one service adds the requests (`_head`, `_open`,
 `_put_bytes`, `_send`, `_list`, `_delete_keys`) and sorts its SDK's errors (`_classify`,
@@ -38,8 +41,10 @@ import hashlib
 import json
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from itertools import islice
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple, TypedDict
 
@@ -109,6 +114,10 @@ class MissingObject(Exception):
 
 class ChangedObject(Exception):
     """The object is not the one a partial download began with (If-Match failed), or the range is past its end."""
+
+
+class BrokenOff(Exception):
+    """A ranged GET's body ended before the range did: worth continuing from where the partial file stops."""
 
 
 def parse_uri(uri: str, scheme: str, service: str) -> Location:
@@ -225,9 +234,9 @@ class ObjectStore:
         """The object at `location`, or None if there is none (raise for anything else)."""
         raise NotImplementedError
 
-    def _open(self, location: Location, offset: int = 0, etag: str | None = None) -> Reading:
-        """GET the object from `offset`, only if its ETag is still `etag` when one is given.
-        Raises MissingObject if there is none, ChangedObject if it changed."""
+    def _open(self, location: Location, offset: int = 0, etag: str | None = None, end: int | None = None) -> Reading:
+        """GET the object from `offset` up to `end` (exclusive; None for the end of the object), only if its ETag is
+        still `etag` when one is given. Raises MissingObject if there is none, ChangedObject if it changed."""
         raise NotImplementedError
 
     def _put_bytes(self, location: Location, body: bytes, content_type: str) -> None:
@@ -345,12 +354,16 @@ class ObjectStore:
             hashed.catch_up(partial, offset)
             try:
                 with open(partial, "ab" if offset else "wb") as out:
-                    for chunk in reading.chunks:
+                    for chunk in self._body(location, reading, offset, started):
                         out.write(chunk)
                         hashed.update(chunk)  # while the next chunk is on its way: no second read of the file
+            except ChangedObject:
+                reading.close()
+                started = None  # changed while its later ranges were read: start over
+                continue
             except Exception as error:
                 reading.close()
-                if not self._is_interruption(error):
+                if not (isinstance(error, BrokenOff) or self._is_interruption(error)):
                     raise
                 interruptions += 1
                 if interruptions >= self.max_attempts:
@@ -363,6 +376,61 @@ class ObjectStore:
         replace(partial, target)
         PartialObject.sidecar(partial).unlink(missing_ok=True)
         return True
+
+    def _body(self, location: Location, reading: Reading, offset: int, started: PartialObject) -> Iterator[bytes]:
+        """The object's bytes from `offset` on, in order. When the rest is large, `reading` gives only its first range,
+        streamed as it comes, while the next ranges are read into memory, `max_concurrency` connections at a time."""
+        size, step = started.size, self.multipart_chunk_bytes
+        if size - offset <= self.multipart_threshold_bytes:
+            yield from reading.chunks
+            return
+        starts = iter(range(offset + step, size, step))
+        in_flight: deque[tuple[int, Future[list[bytes]]]] = deque()
+        with ThreadPoolExecutor(max_workers=self.max_concurrency, thread_name_prefix="sluiceway-range") as pool:
+
+            def read_ahead(connections: int) -> None:
+                for start in islice(starts, max(0, connections - len(in_flight))):
+                    end = min(start + step, size)
+                    in_flight.append((end - start, pool.submit(self._read_range, location, start, end, started.etag)))
+
+            try:
+                read_ahead(self.max_concurrency - 1)  # and `reading`'s connection
+                chunks, length = _first(reading.chunks, step), min(step, size - offset)
+                while True:
+                    got = 0
+                    for chunk in chunks:
+                        got += len(chunk)
+                        yield chunk
+                    if got < length:
+                        raise BrokenOff()  # continue after the bytes this range got
+                    reading.close()  # drops the first connection rather than read on: the rest comes in ranges
+                    read_ahead(self.max_concurrency)
+                    if not in_flight:
+                        return
+                    length, future = in_flight.popleft()
+                    chunks = iter(future.result())
+            finally:
+                for _, future in in_flight:
+                    future.cancel()
+
+    def _read_range(self, location: Location, start: int, end: int, etag: str) -> list[bytes]:
+        """Bytes `start` to `end` (exclusive) of the object whose ETag is `etag`: all of them, or those that came before
+        the connection broke."""
+        try:
+            reading = self._open(location, start, etag, end)
+        except MissingObject:
+            raise ChangedObject() from None  # deleted since the download began: starting over says so
+        chunks: list[bytes] = []
+        try:
+            for chunk in reading.chunks:
+                chunks.append(chunk)
+        except Exception as error:
+            if not self._is_interruption(error):
+                raise
+            log.debug("bytes %d-%d of %s broke off (%s)", start, end, location.uri, type(error).__name__)
+        finally:
+            reading.close()
+        return chunks
 
     def _verify(self, partial: Path, expected: PartialObject, sha256: str | None, target: Path, actual_sha256: str) -> None:
         size = partial.stat().st_size
@@ -435,6 +503,15 @@ class ObjectStore:
             keys.extend(page)
             if (limit is not None and len(keys) >= limit) or token is None:
                 return keys
+
+
+def _first(chunks: Iterator[bytes], length: int) -> Iterator[bytes]:
+    """The first `length` bytes of `chunks` (fewer if they end sooner)."""
+    for chunk in chunks:
+        yield chunk[:length]
+        length -= len(chunk)
+        if length <= 0:
+            return
 
 
 class _RunningDigest:

@@ -114,15 +114,16 @@ class OssArtifactStore(ObjectStore):
             return None
         return ObjectInfo(answer.etag, answer.content_length, answer.headers.get(SHA256_HEADER))
 
-    def _open(self, location: Location, offset: int = 0, etag: str | None = None) -> Reading:
-        headers = {"x-oss-range-behavior": "standard"} if offset else {}
+    def _open(self, location: Location, offset: int = 0, etag: str | None = None, end: int | None = None) -> Reading:
+        ranged = bool(offset or end)
+        headers = {"x-oss-range-behavior": "standard"} if ranged else {}
         if etag is not None:
             headers["If-Match"] = f'"{etag}"'
-        byte_range = (offset, None) if offset else None
+        byte_range = (offset, None if end is None else end - 1) if ranged else None
         answer = self._call(
             "read", location, lambda bucket: bucket.get_object(location.key, byte_range=byte_range, headers=headers), missing_ok=True
         )
-        if offset and answer.status != 206:  # the whole object, not the rest of it
+        if ranged and answer.status != 206:  # the whole object, not the range asked for
             answer.close()
             raise ChangedObject()
         info = ObjectInfo(answer.etag, answer.content_length, answer.headers.get(SHA256_HEADER))

@@ -3,7 +3,10 @@
 The layout in the bucket, the checks on every download and the resumption of broken-off downloads
 are the object stores' (../objects/store.py), the same as OSS's. Uploads go through boto3's managed
 transfer: a file above `multipart_threshold_bytes` is sent in parts, streamed from disk, and every
-request carries a SHA-256 checksum that the server verifies (`upload_checksums`).
+request carries a CRC32 checksum that the server verifies (`upload_checksums`). The CRC catches what
+the network damages, as boto3's own default does; the SHA-256 recorded with the object is the
+end-to-end check every download makes. (A SHA-256 per request would hash every byte a second time:
+about a tenth of an upload's time on a two-core machine.)
 """
 
 from __future__ import annotations
@@ -91,8 +94,8 @@ class S3ArtifactStore(ObjectStore):
             return None
         return ObjectInfo(answer["ETag"], answer["ContentLength"], answer.get("Metadata", {}).get("sha256"))
 
-    def _open(self, location: Location, offset: int = 0, etag: str | None = None) -> Reading:
-        ranged: dict[str, Any] = {"Range": f"bytes={offset}-"} if offset else {}
+    def _open(self, location: Location, offset: int = 0, etag: str | None = None, end: int | None = None) -> Reading:
+        ranged: dict[str, Any] = {"Range": f"bytes={offset}-{'' if end is None else end - 1}"} if offset or end else {}
         if etag is not None:
             ranged["IfMatch"] = etag
         answer = self._call("read", location, "get_object", **ranged)
@@ -130,7 +133,7 @@ class S3ArtifactStore(ObjectStore):
             raise self._explain(error, "write", location) from error
 
     def _checksum_args(self) -> dict[str, Any]:
-        return {"ChecksumAlgorithm": "SHA256"} if self.upload_checksums else {}
+        return {"ChecksumAlgorithm": "CRC32"} if self.upload_checksums else {}
 
     def _list(self, location: Location, prefix: str, limit: int, token: str | None) -> tuple[list[str], str | None]:
         arguments: dict[str, Any] = {"Prefix": prefix, "MaxKeys": limit}
