@@ -200,7 +200,16 @@ class InstantLauncher:
         self.launches = 0
         self._outputs = outputs
 
-    def launch(self, spec: Any, *, spec_path: Path, log_path: Path, timeout_seconds: float | None, on_end: Callable[[Any], None]) -> Any:
+    def launch(
+        self,
+        spec: Any,
+        *,
+        spec_path: Path,
+        log_path: Path,
+        timeout_seconds: float | None,
+        on_end: Callable[[Any], None],
+        settings: Any = None,
+    ) -> Any:
         from sluiceway.core.launcher import AttemptOutcome
         from sluiceway.core.task_spec import TaskResult
 

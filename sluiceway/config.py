@@ -1,4 +1,4 @@
-"""The configuration file: which metadata database and artifact store Sluiceway uses.
+"""The configuration file: which metadata database, artifact store and backend Sluiceway uses.
 
 Found, for every command, in this order: `sluiceway --config FILE`, else the file named by
 $SLUICEWAY_CONFIG, else none (the embedded default: SQLite and a local folder under
@@ -65,16 +65,57 @@ class ArtifactSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
         return {key: value for key, value in given.items() if value is not None}
 
 
+class BackendSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    name: str = "local"
+    """Where tasks run: `local` (processes on this machine) or `k8s_job` (a Kubernetes Job per attempt; extra `k8s`), or a
+    backend a plugin registers. `sluiceway run --backend NAME` chooses for one run. The settings below are `k8s_job`'s."""
+    namespace: str | None = None
+    """k8s_job: the namespace the Jobs are created in. Default: `default`."""
+    image: str | None = None
+    """k8s_job: the runtime image (Python and Sluiceway installed; see docs/how-to/kubernetes.md). Python components
+    with the default base image run in it; other components run in their own image, which must have Sluiceway too."""
+    kubeconfig: str | None = None
+    """k8s_job: the kubeconfig file. Default: in a pod, the pod's own cluster (its service account); elsewhere $KUBECONFIG
+    or ~/.kube/config, as kubectl."""
+    context: str | None = None
+    """k8s_job: the kubeconfig context. Default: the file's current context."""
+    service_account: str | None = None
+    """k8s_job: the service account of the tasks' pods. Default: the namespace's `default`."""
+    image_pull_secrets: list[str] = []
+    """k8s_job: names of Secrets for pulling the tasks' images from private registries."""
+    node_selector: dict[str, str] = {}
+    """k8s_job: node labels every task's pod requires (a task's own node selector adds to them)."""
+    tolerations: list[dict[str, Any]] = []
+    """k8s_job: tolerations of every task's pod, as Kubernetes writes them (`{key, operator, value, effect}`)."""
+    ttl_seconds_after_finished: int | None = None
+    """k8s_job: how long a finished Job and its pod stay in the cluster (their outcome and log are kept first). Default:
+    3600."""
+    credentials_secret: str | None = None
+    """k8s_job: a Secret whose keys become the tasks' environment, holding the artifact store's credentials
+    (`AWS_ACCESS_KEY_ID`, ...). Default: a Secret made for each run from the credentials the orchestrator has, deleted
+    when the run ends; none when it has none (e.g. a pod role)."""
+    options: dict[str, Any] = {}
+    """Other keyword settings of the backend's launcher class (a plugin backend's own settings)."""
+
+    def launcher_settings(self) -> dict[str, Any]:
+        """The settings given, as keyword arguments of the backend's launcher class."""
+        given = {field: getattr(self, field) for field in self.__struct_fields__ if field not in ("name", "options")}
+        chosen = {key: value for key, value in given.items() if value not in (None, [], {})}
+        return {**chosen, **self.options}
+
+
 class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     metadata: MetadataSettings = msgspec.field(default_factory=MetadataSettings)
     """The metadata database: runs, tasks, outputs, lineage, cache entries."""
     artifacts: ArtifactSettings = msgspec.field(default_factory=ArtifactSettings)
     """The artifact store: the files tasks write."""
+    backend: BackendSettings = msgspec.field(default_factory=BackendSettings)
+    """Where tasks run."""
     source: str | None = None
     """Where this configuration came from (not a setting: filled in by `load`)."""
 
 
-SECTIONS: dict[str, type[msgspec.Struct]] = {"metadata": MetadataSettings, "artifacts": ArtifactSettings}
+SECTIONS: dict[str, type[msgspec.Struct]] = {"metadata": MetadataSettings, "artifacts": ArtifactSettings, "backend": BackendSettings}
 
 
 def load(path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None) -> Config:
@@ -114,7 +155,9 @@ def _read(path: Path) -> dict[str, Any]:
     if document is None:
         return {}
     if not isinstance(document, dict):
-        raise ConfigError(f"{path}: a configuration file is a mapping of sections (metadata, artifacts), got {type(document).__name__}")
+        raise ConfigError(
+            f"{path}: a configuration file is a mapping of sections (metadata, artifacts, backend), got {type(document).__name__}"
+        )
     return document
 
 

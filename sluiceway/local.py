@@ -42,11 +42,15 @@ def home() -> Path:
     return Path(os.environ.get(HOME_ENV) or Path.home() / ".sluiceway").expanduser()
 
 
+CLUSTER_MAX_PARALLEL = 64
+"""Attempts at once on a backend that runs them elsewhere: the cluster's quotas, not this machine, are the limit."""
+
+
 class RunOptions(TypedDict, total=False):
     """How `run` and `retry` run: the run settings of docs/explanation/semantics.md, and hooks to watch the run."""
 
     max_parallel: int | None
-    """The most attempts running at once (default: the number of CPUs)."""
+    """The most attempts running at once (default: the number of CPUs locally, 64 on a cluster backend)."""
     caching: bool
     """Whether tasks may reuse earlier outputs (default True)."""
     timeout_seconds: float | None
@@ -59,6 +63,8 @@ class RunOptions(TypedDict, total=False):
     """Where tasks' output is copied as they run, each line prefixed with the task (default: nowhere)."""
     on_engine: Callable[[Engine], None] | None
     """Called with the engine before the run starts (to cancel it from another thread, say)."""
+    backend: str | None
+    """Where the tasks run: a backend's name (default: the configuration's `backend.name`, else `local`)."""
 
 
 class SettingIgnoredHere(UserWarning):
@@ -71,10 +77,11 @@ def run(
     """Run a pipeline (a @dsl.pipeline, a plain KFP v1 function, or compiled IR) to its end, recorded under `experiment` if given."""
     compiled = pipeline if isinstance(pipeline, ir.Pipeline) else _compile(pipeline)
     checked = check_arguments(compiled, arguments or {})
-    for sentence in settings_ignored_here(compiled):
-        warnings.warn(sentence, SettingIgnoredHere, stacklevel=_first_caller_outside_sluiceway())
     run_id = f"{compiled.name}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
-    session = _Session(run_id)
+    session = _Session(run_id, options)
+    if session.backend == "local":
+        for sentence in settings_ignored_here(compiled):
+            warnings.warn(sentence, SettingIgnoredHere, stacklevel=_first_caller_outside_sluiceway())
     session.store.create_run(run_id, compiled, checked, experiment=experiment)
     return session.execute(compiled, checked, earlier={}, options=options)
 
@@ -83,7 +90,7 @@ def retry(run_id: str, **options: Unpack[RunOptions]) -> RunReport:
     """Run a failed or cancelled run again: its succeeded tasks are kept, the others run again."""
     from .core.lifecycle import RunState, TaskState
 
-    session = _Session(run_id)
+    session = _Session(run_id, options)
     end_abandoned_runs(session.store, [run_id])
     summary = session.store.get_run(run_id)
     if summary.state not in (RunState.FAILED.value, RunState.CANCELLED.value):
@@ -104,7 +111,7 @@ def retry(run_id: str, **options: Unpack[RunOptions]) -> RunReport:
 class _Session:
     """The home folder, plugins and store for one run of the embedded default."""
 
-    def __init__(self, run_id: str) -> None:
+    def __init__(self, run_id: str, options: RunOptions) -> None:
         from .plugins import PluginManager
 
         self.run_id = run_id
@@ -119,6 +126,8 @@ class _Session:
         if scheme == "file":
             _make_folder(Path(self.artifact_root.removeprefix("file://")))
         self.store = metadata_store(self.plugins.registry.get("metadata_store", "sql").load(), settings.metadata)
+        self.backend = options.get("backend") or settings.backend.name
+        self.launcher = _launcher(self.plugins.registry, self.backend, settings, echo=options.get("echo"))
 
     def execute(
         self, compiled: ir.Pipeline, arguments: dict[str, Any], *, earlier: dict[str, EarlierTask], options: RunOptions
@@ -126,18 +135,17 @@ class _Session:
         from .engine.recording import StoreRecorder
         from .plugins.observing import HookObserver
 
-        registry = self.plugins.registry
         # `sluiceway runs cancel` finds the process to ask here.
         (self.run_dir / ORCHESTRATOR_PID).write_text(f"{os.getpid()} {_start_time(os.getpid())}")
         engine = Engine(
             compiled,
             run_id=self.run_id,
-            launcher=registry.get("backend", "local").load()(echo=options.get("echo"), venv_root=home() / "venvs"),
+            launcher=self.launcher,
             arguments=arguments,
             run_dir=self.run_dir,
             artifact_root=self.artifact_root,
             stores=self.stores,
-            max_parallel=options.get("max_parallel") or os.cpu_count() or 2,
+            max_parallel=options.get("max_parallel") or (os.cpu_count() or 2 if self.backend == "local" else CLUSTER_MAX_PARALLEL),
             observers=(
                 StoreRecorder(self.store),
                 HookObserver(self.plugins.hook, compiled.name, arguments),
@@ -153,6 +161,20 @@ class _Session:
             on_engine(engine)
         with _environment(self.credential_env):  # the store's credentials, for this process and the tasks it starts
             return engine.run()
+
+
+def _launcher(registry: Any, name: str, settings: config.Config, echo: IO[str] | None) -> Any:
+    """The backend's launcher, made with the configuration's backend settings (before the run is recorded: a mistake
+    in them is the configuration's, not the run's)."""
+    launcher_class = registry.get("backend", name).load()
+    given = settings.backend.launcher_settings()
+    try:
+        return launcher_class(echo=echo, venv_root=home() / "venvs", **given)
+    except TypeError as error:
+        where = settings.source or "the configuration"
+        raise config.ConfigError(
+            f"{where}: backend '{name}' does not take the settings given ({', '.join(sorted(given))}): {error}"
+        ) from None
 
 
 def _first_caller_outside_sluiceway() -> int:

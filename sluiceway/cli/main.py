@@ -85,9 +85,18 @@ def _run_settings(command: Callable[..., None]) -> Callable[..., None]:
         metavar="SECONDS",
         help="How long exit tasks may run once the rest has ended (0: no limit).",
     )
+    @click.option("--backend", metavar="NAME", help="Where the tasks run: local, k8s_job, ... (default: the configuration's backend.name).")
     @functools.wraps(command)
-    def with_settings(max_parallel: int | None, no_cache: bool, timeout: float | None, exit_timeout: float, **rest: Any) -> None:
-        settings = {"max_parallel": max_parallel, "caching": not no_cache, "timeout_seconds": timeout, "exit_timeout_seconds": exit_timeout}
+    def with_settings(
+        max_parallel: int | None, no_cache: bool, timeout: float | None, exit_timeout: float, backend: str | None, **rest: Any
+    ) -> None:
+        settings = {
+            "max_parallel": max_parallel,
+            "caching": not no_cache,
+            "timeout_seconds": timeout,
+            "exit_timeout_seconds": exit_timeout,
+            "backend": backend,
+        }
         command(settings=settings, **rest)
 
     return with_settings

@@ -7,11 +7,11 @@ time is up, and reports how it ended through a callback, from any thread.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import IO, Literal, Protocol
 
-from .ir import Record
+from .ir import Record, TaskSettings
 from .lifecycle import ErrorKind
 from .task_spec import TaskResult, TaskSpec
 
@@ -47,6 +47,18 @@ class AttemptOutcome(Record, frozen=True):
             return ErrorKind.LOST
         return _EXECUTOR_ERRORS.get(self.result.error.kind, ErrorKind.COMPONENT_FAILED)
 
+    @classmethod
+    def timed_out(cls, timeout_seconds: float | None, exit_code: int | None = None) -> AttemptOutcome:
+        return cls(end="timed_out", exit_code=exit_code, message=f"the attempt ran longer than its timeout of {timeout_seconds or 0:g} s")
+
+    @classmethod
+    def cancelled(cls, exit_code: int | None = None) -> AttemptOutcome:
+        return cls(end="cancelled", exit_code=exit_code, message="the attempt was cancelled")
+
+    @classmethod
+    def of_result(cls, result: TaskResult, exit_code: int | None) -> AttemptOutcome:
+        return cls(end="finished", exit_code=exit_code, result=result, message=result.error.message if result.error else "")
+
 
 class AttemptRecord(Record, frozen=True):
     """One attempt of a task as the run store keeps it (ST-7); `end` is None while it runs."""
@@ -75,8 +87,20 @@ class Launcher(Protocol):
         log_path: Path,
         timeout_seconds: float | None,
         on_end: Callable[[AttemptOutcome], None],
+        settings: TaskSettings = ...,
     ) -> Attempt:
-        """Start the executor on `spec` (already written to `spec_path`); call `on_end` once when it ends."""
+        """Start the executor on `spec` (already written to `spec_path`); call `on_end` once when it ends. `settings` are
+        the task's (resources, secrets, node selector), for launchers that place attempts somewhere."""
 
     def close(self) -> None:
         """Release what the launcher holds for the run (a fork server, a watch); called once, when the run has ended."""
+
+
+def tee_lines(lines: Iterable[bytes], log: IO[bytes], echo: IO[str] | None, task: str) -> None:
+    """Write an attempt's output to its log file as it comes, and to the console with the task's name before each line."""
+    for line in lines:
+        log.write(line)
+        log.flush()
+        if echo is not None:
+            echo.write(f"[{task}] {line.decode(errors='replace')}")
+            echo.flush()

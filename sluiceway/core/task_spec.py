@@ -76,6 +76,8 @@ class TaskSpec(Record, frozen=True, kw_only=True):
     work_dir: str
     """A local folder the executor may use; inputs are staged and outputs written under it."""
     result_path: str
+    result_uri: str | None = None
+    """Where the executor also stores the result, for orchestrators that cannot read the task's files (a pod's)."""
     values_dir: str | None = None
     final_status: FinalStatus | None = None
     env: dict[str, str] = {}

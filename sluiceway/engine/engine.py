@@ -23,9 +23,8 @@ from ..core import ir, types
 from ..core.errors import SluicewayError
 from ..core.launcher import AttemptOutcome, AttemptRecord, Launcher
 from ..core.lifecycle import RUN_TRANSITIONS, TASK_TRANSITIONS, ErrorKind, RunState, SkipReason, TaskState
-from ..core.stores import CacheStore
+from ..core.stores import CacheStore, Stores
 from ..core.task_spec import ArtifactRef, FinalStatus, InputBinding, StoreRef, TaskSpec, encode
-from ..executor.artifacts import Stores
 from .caching import cache_key, cache_parts
 from .conditions import ConditionError, compare
 from .frames import Frame, Instance
@@ -465,6 +464,7 @@ class Engine:
                 log_path=self.run_dir / "logs" / f"{instance.id}.log",
                 timeout_seconds=task.settings.timeout_seconds,
                 on_end=lambda outcome: self._events.put(lambda: self._attempt_ended(instance, outcome)),
+                settings=task.settings,
             )
         except (OSError, SluicewayError) as error:  # a failed attempt like any other (LaunchFailed), so it is retried
             failure = AttemptOutcome(end="lost", kind=ErrorKind.LAUNCH_FAILED, message=f"the attempt could not start: {error}")

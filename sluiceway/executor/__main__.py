@@ -1,6 +1,8 @@
 """`python -m sluiceway.executor SPEC.json`: run one attempt of one task.
 
-(`python -m sluiceway.executor --serve FD` is the fork server the local launcher uses; see forkserver.py.)
+`python -m sluiceway.executor --spec-env NAME` reads the spec from the environment variable NAME
+instead (a Kubernetes pod's, where no file is shared with the orchestrator). `python -m
+sluiceway.executor --serve FD` is the fork server the local launcher uses; see forkserver.py.
 
 Exit status: 0 the attempt succeeded; 1 the component failed (its code raised, or its
 command exited non-zero); 2 the task spec is unusable; 3 the component broke its output
@@ -16,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..core.task_spec import TaskError, TaskResult
+    from ..core.task_spec import StoreRef, TaskError, TaskResult
 
 EXIT_CODES = {"user_code": 1, "spec": 2, "outputs": 3}
 
@@ -27,23 +29,30 @@ def main(argv: list[str] | None = None) -> int:
         from .forkserver import main as serve
 
         return serve(int(args[1]))
-    if len(args) != 1 or args[0].startswith("-"):
-        print("usage: python -m sluiceway.executor SPEC.json", file=sys.stderr)
+    from_env = len(args) == 2 and args[0] == "--spec-env"
+    if not from_env and (len(args) != 1 or args[0].startswith("-")):
+        print("usage: python -m sluiceway.executor SPEC.json | --spec-env NAME", file=sys.stderr)
         return EXIT_CODES["spec"]
     import msgspec
 
     from ..core.task_spec import decode_spec, encode
     from .run import run_task
 
+    where = f"in the environment variable {args[1]}" if from_env else args[0]
+    if from_env and args[1] not in os.environ:
+        print(f"sluiceway executor: cannot read the task spec {where}: it is not set", file=sys.stderr)
+        return EXIT_CODES["spec"]
     try:
-        spec = decode_spec(Path(args[0]).read_bytes())
+        spec = decode_spec(os.environ[args[1]].encode() if from_env else Path(args[0]).read_bytes())
     except (OSError, msgspec.DecodeError, msgspec.ValidationError) as error:
-        print(f"sluiceway executor: cannot read the task spec {args[0]}: {error}", file=sys.stderr)
+        print(f"sluiceway executor: cannot read the task spec {where}: {error}", file=sys.stderr)
         return EXIT_CODES["spec"]
     result = run_task(spec)
     if spec.values_dir:
         _write_values(Path(spec.values_dir), result)
     _write_atomically(Path(spec.result_path), encode(result))
+    if spec.result_uri and not _store_result(spec.stores, Path(spec.result_path), spec.result_uri):
+        return EXIT_CODES["spec"]
     if result.error is not None:
         _report(spec.task, spec.attempt, result.error)
         return EXIT_CODES.get(result.error.kind, 1)
@@ -54,6 +63,18 @@ def _report(task: str, attempt: int, error: TaskError) -> None:
     if error.traceback:
         print(error.traceback, end="" if error.traceback.endswith("\n") else "\n", file=sys.stderr)
     print(f"sluiceway: task '{task}' attempt {attempt} failed: {error.message}", file=sys.stderr)
+
+
+def _store_result(stores: dict[str, StoreRef | str], path: Path, uri: str) -> bool:
+    """Copy the result to the artifact store, where an orchestrator without the task's files reads it."""
+    from ..core.stores import Stores
+
+    try:
+        Stores(stores).upload(path, uri)
+    except Exception as error:  # any store failure: without its result the attempt is lost, and says why
+        print(f"sluiceway executor: could not store the result at {uri}: {error}", file=sys.stderr)
+        return False
+    return True
 
 
 def _write_values(folder: Path, result: TaskResult) -> None:

@@ -1,44 +1,15 @@
-"""Artifact stores as the task spec names them, and content digests of artifacts."""
+"""Content digests of artifacts (the stores a task spec names are core.stores.Stores)."""
 
 from __future__ import annotations
 
 import hashlib
-import importlib
 import os
 from pathlib import Path
 from typing import Any
 
-from ..core.stores import ArtifactStore
-from ..core.task_spec import StoreRef
+from ..core.stores import DEFAULT_STORES, Stores
 
-DEFAULT_STORES: dict[str, StoreRef | str] = {"file": "sluiceway.stores.local:LocalArtifactStore"}
-
-
-class Stores:
-    """The artifact store for each URI scheme, created on first use."""
-
-    def __init__(self, by_scheme: dict[str, StoreRef | str]) -> None:
-        self._targets = {**DEFAULT_STORES, **by_scheme}
-        self._stores: dict[str, ArtifactStore] = {}
-
-    def for_uri(self, uri: str) -> ArtifactStore:
-        scheme = uri.split("://", 1)[0] if "://" in uri else ""
-        store = self._stores.get(scheme)
-        if store is None:
-            target = self._targets.get(scheme)
-            if target is None:
-                raise LookupError(f"no artifact store for '{scheme}://' URIs (the task spec names: {', '.join(sorted(self._targets))})")
-            ref = target if isinstance(target, StoreRef) else StoreRef(target=target)
-            module_name, _, attribute = ref.target.partition(":")
-            factory: Any = getattr(importlib.import_module(module_name), attribute)
-            store = self._stores[scheme] = factory(**ref.settings)
-        return store
-
-    def upload(self, local_path: Path, uri: str) -> None:
-        self.for_uri(uri).upload(local_path, uri)
-
-    def download(self, uri: str, local_path: Path) -> None:
-        self.for_uri(uri).download(uri, local_path)
+__all__ = ["DEFAULT_STORES", "Stores", "content_digest"]
 
 
 def content_digest(path: Path) -> str:

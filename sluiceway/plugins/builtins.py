@@ -9,6 +9,7 @@ from .registry import Registrar
 @hookimpl
 def register_backends(register: Registrar) -> None:
     register.add("local", "sluiceway.backends.local:LocalLauncher", description="Each task as a process on this machine")
+    register.add("k8s_job", "sluiceway.backends.k8s_job:KubernetesJobLauncher", description="Each task as a Kubernetes Job (extra k8s)")
 
 
 @hookimpl

@@ -21,8 +21,8 @@ from typing import IO, Protocol
 import msgspec
 
 from ...core.errors import SluicewayError
-from ...core.ir import PythonFunction
-from ...core.launcher import AttemptOutcome
+from ...core.ir import PythonFunction, TaskSettings
+from ...core.launcher import AttemptOutcome, tee_lines
 from ...core.lifecycle import ErrorKind
 from ...core.task_spec import TaskResult, TaskSpec
 from .forking import ForkServer, ForkServerGone
@@ -123,7 +123,9 @@ class LocalLauncher:
         log_path: Path,
         timeout_seconds: float | None,
         on_end: Callable[[AttemptOutcome], None],
+        settings: TaskSettings | None = None,
     ) -> LocalAttempt:
+        """See Launcher.launch; `settings` place attempts on clusters, and are not used here."""
         log_path.parent.mkdir(parents=True, exist_ok=True)
         attempt = LocalAttempt()
         # Started and watched on a thread of its own: making a task's virtualenv may take minutes, and
@@ -212,12 +214,7 @@ class LocalLauncher:
     ) -> None:
         assert attempt.process is not None
         with open(log_path, "ab") as log:
-            for line in output:
-                log.write(line)
-                log.flush()
-                if self.echo is not None:
-                    self.echo.write(f"[{spec.task}] {line.decode(errors='replace')}")
-                    self.echo.flush()
+            tee_lines(output, log, self.echo, spec.task)
         exit_code = attempt.process.wait()
         if timer:
             timer.cancel()
@@ -226,11 +223,9 @@ class LocalLauncher:
 
 def _outcome(attempt: LocalAttempt, spec: TaskSpec, exit_code: int | None, timeout_seconds: float | None) -> AttemptOutcome:
     if attempt.stop_reason == "timed_out":
-        return AttemptOutcome(
-            end="timed_out", exit_code=exit_code, message=f"the attempt ran longer than its timeout of {timeout_seconds:g} s"
-        )
+        return AttemptOutcome.timed_out(timeout_seconds, exit_code)
     if attempt.stop_reason == "cancelled":
-        return AttemptOutcome(end="cancelled", exit_code=exit_code, message="the attempt was cancelled")
+        return AttemptOutcome.cancelled(exit_code)
     try:
         result = msgspec.json.decode(Path(spec.result_path).read_bytes(), type=TaskResult)
     except (OSError, msgspec.DecodeError, msgspec.ValidationError):
@@ -240,7 +235,7 @@ def _outcome(attempt: LocalAttempt, spec: TaskSpec, exit_code: int | None, timeo
         return AttemptOutcome(
             end="lost", exit_code=exit_code, message=f"the executor ended with status {exit_code}{killed} and left no result"
         )
-    return AttemptOutcome(end="finished", exit_code=exit_code, result=result, message=result.error.message if result.error else "")
+    return AttemptOutcome.of_result(result, exit_code)
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:

@@ -1,0 +1,507 @@
+"""Attempts as Kubernetes Jobs: created through the API server, followed through one shared watch.
+
+The engine is the local backend's; only where an attempt runs differs. For each attempt the
+launcher creates a Job (manifest.py), and learns how it ends from the run's one Job watch
+(watch.py): only a `Complete` or `Failed` condition ends an attempt. The executor in the pod
+stores its result in the artifact store, where the launcher reads it. The pod's log is followed
+while it runs (to the task's log file and the console) and copied to the artifact store when the
+attempt ends, so it outlives the pod.
+
+API requests per attempt: the Job's creation, one list of its pods and one log stream; a failed
+attempt adds one read of its pod (its exit code). The watch is the run's, not the attempt's.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+from typing import IO, Any
+
+from ...core.errors import SluicewayError
+from ...core.ir import TaskSettings
+from ...core.launcher import AttemptOutcome, tee_lines
+from ...core.lifecycle import ErrorKind
+from ...core.stores import Stores
+from ...core.task_spec import TaskResult, TaskSpec, decode_result
+from .client import api_client, describe_api_error, is_retryable
+from .manifest import CONTAINER, RUN_LABEL, PodSettings, job_manifest, job_name, label_value
+from .watch import JobWatch
+
+log = logging.getLogger(__name__)
+
+CREATE_ATTEMPTS = 6
+"""Creating a Job is retried (same name, so at most one exists) while the API server answers 5xx or cannot be reached."""
+LOG_WAIT_SECONDS = 1.0
+"""Before trying again to follow a log whose container has not started yet; doubled each time, four tries at most."""
+RESULT_NAME = ".sluiceway/result.json"
+LOG_NAME = ".sluiceway/log.txt"
+
+
+class KubernetesJobLauncher:
+    """Runs each attempt as a `batch/v1` Job in `namespace`; see the module's docstring and docs/how-to/kubernetes.md."""
+
+    def __init__(
+        self,
+        *,
+        namespace: str = "default",
+        image: str | None = None,
+        kubeconfig: str | None = None,
+        context: str | None = None,
+        python: str = "python",
+        service_account: str | None = None,
+        image_pull_secrets: list[str] | tuple[str, ...] = (),
+        node_selector: dict[str, str] | None = None,
+        tolerations: list[dict[str, Any]] | tuple[dict[str, Any], ...] = (),
+        labels: dict[str, str] | None = None,
+        annotations: dict[str, str] | None = None,
+        ttl_seconds_after_finished: int = 3600,
+        work_root: str = "/tmp/sluiceway",
+        credentials_secret: str | None = None,
+        watch_timeout_seconds: int = 300,
+        timeout_grace_seconds: float = 30.0,
+        echo: IO[str] | None = None,
+        venv_root: Path | None = None,
+        client: Any = None,
+    ) -> None:
+        """`kubeconfig` None: in-cluster configuration when running in a pod, else ~/.kube/config (or $KUBECONFIG).
+        `venv_root` is the local backend's and not used: a task's packages are installed in its pod."""
+        self.settings = PodSettings(
+            namespace=namespace,
+            image=image,
+            python=python,
+            service_account=service_account,
+            image_pull_secrets=tuple(image_pull_secrets),
+            node_selector=dict(node_selector or {}),
+            tolerations=tuple(tolerations),
+            labels=dict(labels or {}),
+            annotations=dict(annotations or {}),
+            ttl_seconds_after_finished=ttl_seconds_after_finished,
+            work_root=work_root,
+            credentials_secret=credentials_secret,
+        )
+        self.echo = echo
+        self.watch_timeout_seconds = watch_timeout_seconds
+        self.timeout_grace_seconds = timeout_grace_seconds
+        self._client = client if client is not None else api_client(kubeconfig, context)
+        from kubernetes import client as k8s
+
+        self.batch = k8s.BatchV1Api(self._client)
+        self.core = k8s.CoreV1Api(self._client)
+        self._attempts: dict[str, JobAttempt] = {}
+        self._lock = threading.Lock()
+        self._watch: JobWatch | None = None
+        self._made_secret: str | None = None
+        self._work = ThreadPoolExecutor(max_workers=8, thread_name_prefix="sluiceway-k8s")
+
+    def launch(
+        self,
+        spec: TaskSpec,
+        *,
+        spec_path: Path,
+        log_path: Path,
+        timeout_seconds: float | None,
+        on_end: Callable[[AttemptOutcome], None],
+        settings: TaskSettings | None = None,
+    ) -> JobAttempt:
+        name = job_name(spec.run_id, spec.task, spec.attempt)
+        result_uri = f"{spec.output_root}/{RESULT_NAME}"
+        self._start_watch(spec.run_id)
+        pod_settings = replace(self.settings, credentials_secret=self._credentials_secret(spec))
+        manifest = job_manifest(spec, settings or TaskSettings(), pod_settings, result_uri=result_uri, timeout_seconds=timeout_seconds)
+        attempt = JobAttempt(self, spec, name, log_path, timeout_seconds, on_end, result_uri)
+        with self._lock:
+            self._attempts[name] = attempt
+        self._work.submit(attempt.create, manifest)
+        return attempt
+
+    def close(self) -> None:
+        """Stop the run's watch and remove the credentials Secret made for the run (its Jobs are left to their TTL)."""
+        with self._lock:
+            watch, self._watch = self._watch, None
+            secret, self._made_secret = self._made_secret, None
+        if watch is not None:
+            watch.stop()
+        if secret is not None:
+            try:
+                self.core.delete_namespaced_secret(secret, self.settings.namespace)
+            except Exception as error:  # the run is over; a Secret left behind is named in the log
+                log.warning("could not delete the Secret %s: %s", secret, describe_api_error(error))
+        self._work.shutdown(wait=False)
+
+    # The watch.
+
+    def _start_watch(self, run_id: str) -> None:
+        with self._lock:
+            if self._watch is not None:
+                return
+            self._watch = JobWatch(
+                self.batch,
+                self.settings.namespace,
+                f"{RUN_LABEL}={label_value(run_id)}",
+                self._on_event,
+                self._on_list,
+                timeout_seconds=self.watch_timeout_seconds,
+            )
+        self._watch.start()
+
+    def _on_event(self, kind: str, job: dict[str, Any]) -> None:
+        attempt = self._attempts.get(job.get("metadata", {}).get("name", ""))
+        if attempt is None:
+            return
+        if kind == "DELETED":
+            attempt.job_gone()
+            return
+        status = job.get("status") or {}
+        for condition in status.get("conditions") or []:
+            if condition.get("type") in ("Complete", "Failed") and condition.get("status") == "True":
+                attempt.job_ended(condition["type"], condition.get("reason") or "", condition.get("message") or "")
+                return
+        if status.get("ready"):  # its container runs: the log can be followed (a pod still pulling its image has none yet)
+            attempt.job_started()
+
+    def _on_list(self, jobs: list[dict[str, Any]]) -> None:
+        listed = {job["metadata"]["name"] for job in jobs}
+        for job in jobs:
+            self._on_event("MODIFIED", job)
+        with self._lock:
+            unlisted = [attempt for name, attempt in self._attempts.items() if name not in listed and attempt.created]
+        for attempt in unlisted:  # deleted while no watch was open, or created after the list: asking tells which
+            self._work.submit(attempt.confirm_gone)
+
+    def _forget(self, name: str) -> None:
+        with self._lock:
+            self._attempts.pop(name, None)
+
+    # Credentials.
+
+    def _credentials_secret(self, spec: TaskSpec) -> str | None:
+        """The Secret that gives pods the artifact store's credentials: the configured one, or one made for the run from
+        the credentials this process has (never written into a Job, where anyone who may read Jobs would see them)."""
+        if self.settings.credentials_secret is not None:
+            return self.settings.credentials_secret
+        with self._lock:
+            if self._made_secret is not None:
+                return self._made_secret
+            values = _store_credentials(spec)
+            if not values:
+                return None
+            name = job_name(spec.run_id, "credentials", 0).removesuffix("-0")
+            body = {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": name, "labels": {RUN_LABEL: label_value(spec.run_id)}},
+                "type": "Opaque",
+                "stringData": values,
+            }
+            try:
+                self.core.create_namespaced_secret(self.settings.namespace, body)
+            except Exception as error:
+                if getattr(error, "status", None) != 409:  # made by an earlier try of this run
+                    raise SluicewayError(
+                        f"could not create the Secret {name} for the artifact store's credentials: {describe_api_error(error)}"
+                    ) from None
+            self._made_secret = name
+            return name
+
+
+class JobAttempt:
+    """One attempt's Job, from creation to the outcome reported to the engine (exactly once)."""
+
+    def __init__(
+        self,
+        launcher: KubernetesJobLauncher,
+        spec: TaskSpec,
+        name: str,
+        log_path: Path,
+        timeout_seconds: float | None,
+        on_end: Callable[[AttemptOutcome], None],
+        result_uri: str,
+    ) -> None:
+        self.launcher = launcher
+        self.spec = spec
+        self.name = name
+        self.log_path = log_path
+        self.timeout_seconds = timeout_seconds
+        self.on_end = on_end
+        self.result_uri = result_uri
+        self.created = False
+        self.stop_reason: str | None = None
+        self._ended = False
+        self._following: threading.Thread | None = None
+        self._log_complete = False
+        self._pod: str | None = None
+        self._lock = threading.Lock()
+        self._timer: threading.Timer | None = None
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log_start = log_path.stat().st_size if log_path.exists() else 0
+
+    @property
+    def namespace(self) -> str:
+        return self.launcher.settings.namespace
+
+    # What the engine asks.
+
+    def cancel(self, *, force: bool = False) -> None:
+        self._stop("cancelled", grace_seconds=0 if force else None)
+
+    # Creation.
+
+    def create(self, manifest: dict[str, Any]) -> None:
+        if self.timeout_seconds is not None:  # the pod's own deadline should end it first; this is for a Job that never gets a pod
+            self._timer = threading.Timer(self.timeout_seconds + self.launcher.timeout_grace_seconds, self._stop, ("timed_out",))
+            self._timer.daemon = True
+            self._timer.start()
+        delay = 0.2
+        for attempt in range(1, CREATE_ATTEMPTS + 1):
+            if self.stop_reason is not None:
+                self._end(self._stopped_outcome())
+                return
+            try:
+                self.launcher.batch.create_namespaced_job(self.namespace, manifest)
+                break
+            except Exception as error:
+                status = getattr(error, "status", None)
+                if status == 409:  # an earlier try was created though its answer was lost: the name is this attempt's
+                    break
+                if attempt == CREATE_ATTEMPTS or not is_retryable(error):
+                    message = f"the Job {self.name} could not be created: {describe_api_error(error)}"
+                    self._end(AttemptOutcome(end="lost", kind=ErrorKind.LAUNCH_FAILED, message=message))
+                    return
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        self.created = True
+        if self.stop_reason is not None:  # cancelled while it was being created
+            self._delete(None)
+
+    # What the watch says.
+
+    def job_started(self) -> None:
+        with self._lock:
+            if self._following is not None or self._ended:
+                return
+            self._following = threading.Thread(target=self._follow_log, name=f"sluiceway-log-{self.name}", daemon=True)
+        self._following.start()
+
+    def job_ended(self, condition: str, reason: str, message: str) -> None:
+        if self._claim():
+            self.launcher._work.submit(self._finish, condition, reason, message)
+
+    def job_gone(self) -> None:
+        """The Job was deleted: by us (cancelled, timed out), by its TTL after it ended unseen, or by someone else."""
+        if self._claim():
+            self.launcher._work.submit(self._finish, None, "", "")
+
+    def confirm_gone(self) -> None:
+        """A list lacked the Job: ask for it (a list may predate its creation), until the answer is sure."""
+        delay = 0.5
+        while not self._ended:
+            try:
+                self.launcher.batch.read_namespaced_job(self.name, self.namespace, _preload_content=False)
+                return  # it is there: the watch will tell how it ends
+            except Exception as error:
+                if getattr(error, "status", None) == 404:
+                    self.job_gone()
+                    return
+                log.debug("could not read Job %s: %s", self.name, describe_api_error(error))
+            time.sleep(delay)
+            delay = min(delay * 2, 30.0)
+
+    # Ending.
+
+    def _claim(self) -> bool:
+        with self._lock:
+            if self._ended:
+                return False
+            self._ended = True
+        if self._timer is not None:
+            self._timer.cancel()
+        return True
+
+    def _end(self, outcome: AttemptOutcome) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        with self._lock:
+            self._ended = True
+        self.launcher._forget(self.name)
+        self.on_end(outcome)
+
+    def _finish(self, condition: str | None, reason: str, message: str) -> None:
+        try:
+            outcome = self._outcome(condition, reason, message)
+        except Exception as error:  # whatever went wrong, the engine hears of the attempt
+            outcome = AttemptOutcome(end="lost", message=f"the outcome of Job {self.name} could not be read: {error}")
+        self.launcher._forget(self.name)
+        if self._timer is not None:
+            self._timer.cancel()
+        self.on_end(outcome)
+
+    def _outcome(self, condition: str | None, reason: str, message: str) -> AttemptOutcome:
+        result = self._result()
+        pod = self._final_pod() if condition is not None and (condition == "Failed" or result is None) else None
+        self._keep_log(pod)
+        exit_code, pod_reason = _exit_of(pod)
+        if condition == "Complete" and exit_code is None:
+            exit_code = 0
+        if self.stop_reason == "cancelled":
+            return AttemptOutcome.cancelled(exit_code)
+        if self.stop_reason == "timed_out" or "DeadlineExceeded" in (reason, pod_reason):
+            return AttemptOutcome.timed_out(self.timeout_seconds, exit_code)
+        if result is not None:
+            return AttemptOutcome.of_result(result, exit_code)
+        if condition is None:
+            return AttemptOutcome(end="lost", message=f"the Job {self.name} was deleted before it ended (by its TTL or by someone else)")
+        waiting = _waiting_reason(pod)
+        if waiting:
+            return AttemptOutcome(end="lost", kind=ErrorKind.LAUNCH_FAILED, message=f"the pod of Job {self.name} never started: {waiting}")
+        said = f" ({reason}: {message})" if reason or message else ""
+        code = f" with status {exit_code}" if exit_code is not None else ""
+        return AttemptOutcome(
+            end="lost", exit_code=exit_code, message=f"the Job {self.name} failed{said}; its executor ended{code} and left no result"
+        )
+
+    def _result(self) -> TaskResult | None:
+        local = Path(self.spec.result_path)
+        try:
+            Stores(self.spec.stores).download(self.result_uri, local)
+            return decode_result(local.read_bytes())
+        except Exception as error:  # no result stored (the pod never ran, or died): the outcome says what is known
+            log.debug("no result for %s at %s: %s", self.name, self.result_uri, error)
+            return None
+
+    # Stopping.
+
+    def _stop(self, reason: str, grace_seconds: int | None = None) -> None:
+        with self._lock:
+            if self._ended or self.stop_reason is not None:
+                return
+            self.stop_reason = reason
+        if self.created:
+            self._delete(grace_seconds)
+
+    def _delete(self, grace_seconds: int | None) -> None:
+        """Delete the Job and its pods; the watch's DELETED event then ends the attempt."""
+        try:
+            self.launcher.batch.delete_namespaced_job(
+                self.name, self.namespace, propagation_policy="Background", grace_period_seconds=grace_seconds, _preload_content=False
+            )
+        except Exception as error:
+            if getattr(error, "status", None) == 404:
+                self.job_gone()
+            else:
+                log.warning("could not delete Job %s: %s", self.name, describe_api_error(error))
+
+    def _stopped_outcome(self) -> AttemptOutcome:
+        if self.stop_reason == "timed_out":
+            return AttemptOutcome.timed_out(self.timeout_seconds)
+        return AttemptOutcome.cancelled()
+
+    # The pod and its log.
+
+    def _pods(self) -> list[dict[str, Any]]:
+        import json
+
+        answer = self.launcher.core.list_namespaced_pod(self.namespace, label_selector=f"job-name={self.name}", _preload_content=False)
+        return sorted(json.loads(answer.data).get("items") or [], key=lambda pod: pod["metadata"].get("creationTimestamp") or "")
+
+    def _final_pod(self) -> dict[str, Any] | None:
+        try:
+            pods = self._pods()
+        except Exception as error:
+            log.debug("could not read the pods of %s: %s", self.name, describe_api_error(error))
+            return None
+        return pods[-1] if pods else None
+
+    def _follow_log(self) -> None:
+        from kubernetes.client.exceptions import ApiException
+
+        waited = LOG_WAIT_SECONDS
+        while not self._ended:
+            try:
+                if self._pod is None:
+                    pods = self._pods()
+                    if not pods:  # a ready Job has a pod; a list that lags behind is asked again, seldom
+                        time.sleep(waited)
+                        waited *= 2
+                        continue
+                    self._pod = pods[-1]["metadata"]["name"]
+                stream = self.launcher.core.read_namespaced_pod_log(
+                    self._pod, self.namespace, container=CONTAINER, follow=True, _preload_content=False
+                )
+                with open(self.log_path, "ab") as log_file:
+                    tee_lines(stream, log_file, self.launcher.echo, self.spec.task)
+                self._log_complete = True
+                return
+            except ApiException as error:
+                if error.status != 400 or waited > LOG_WAIT_SECONDS * 8:  # 400: the container has not started yet
+                    log.debug("could not follow the log of %s: %s", self._pod, describe_api_error(error))
+                    return
+                time.sleep(waited)
+                waited *= 2
+            except Exception as error:  # the stream broke: the whole log is read again when the attempt ends
+                log.debug("the log of %s broke off: %s", self._pod, error)
+                return
+
+    def _keep_log(self, pod: dict[str, Any] | None) -> None:
+        """Make the task's log file hold the pod's whole log, then copy it to the artifact store, where it outlives the pod."""
+        following = self._following
+        if following is not None:
+            following.join(timeout=10)
+        pod_name = self._pod or (pod or {}).get("metadata", {}).get("name")
+        if not self._log_complete and pod_name:
+            try:
+                text = self.launcher.core.read_namespaced_pod_log(
+                    pod_name, self.namespace, container=CONTAINER, _preload_content=False
+                ).data
+            except Exception as error:
+                log.debug("could not read the log of %s: %s", pod_name, describe_api_error(error))
+            else:
+                with open(self.log_path, "r+b" if self.log_path.exists() else "wb") as log_file:
+                    log_file.seek(self._log_start)
+                    log_file.truncate()
+                    log_file.write(text)
+        if not self.log_path.exists():
+            return
+        attempt_log = Path(self.spec.result_path).with_name("log.txt")
+        with open(self.log_path, "rb") as whole, open(attempt_log, "wb") as own:
+            whole.seek(self._log_start)
+            own.write(whole.read())
+        try:
+            Stores(self.spec.stores).upload(attempt_log, f"{self.spec.output_root}/{LOG_NAME}")
+        except Exception as error:  # the log stays in the task's folder; the attempt's outcome does not depend on it
+            log.warning("could not copy the log of %s to the artifact store: %s", self.name, error)
+
+
+def _exit_of(pod: dict[str, Any] | None) -> tuple[int | None, str]:
+    """The main container's exit code, and the pod's reason (DeadlineExceeded, Evicted), where the pod says."""
+    if pod is None:
+        return None, ""
+    status = pod.get("status") or {}
+    for container in status.get("containerStatuses") or []:
+        terminated = (container.get("state") or {}).get("terminated")
+        if container.get("name") == CONTAINER and terminated:
+            return terminated.get("exitCode"), status.get("reason") or ""
+    return None, status.get("reason") or ""
+
+
+def _waiting_reason(pod: dict[str, Any] | None) -> str:
+    for container in ((pod or {}).get("status") or {}).get("containerStatuses") or []:
+        waiting = (container.get("state") or {}).get("waiting")
+        if waiting and waiting.get("reason") not in (None, "ContainerCreating"):
+            return f"{waiting['reason']}: {waiting.get('message', '')}".rstrip(": ")
+    return ""
+
+
+def _store_credentials(spec: TaskSpec) -> dict[str, str]:
+    """The environment variables through which the run's artifact stores read their credentials, as this process has them."""
+    stores = Stores(spec.stores)
+    found: dict[str, str] = {}
+    for scheme in spec.stores:
+        names = getattr(type(stores.for_uri(f"{scheme}://")), "credential_env", {})
+        found.update({variable: os.environ[variable] for variable in names.values() if os.environ.get(variable)})
+    return found

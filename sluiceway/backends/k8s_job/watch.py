@@ -1,0 +1,121 @@
+"""One watch on a run's Jobs, shared by all its attempts: list once, then watch from the list's resourceVersion.
+
+The watch resumes from the last resourceVersion it saw when the server ends it (its timeout) or
+the connection drops; when that version has expired (410 Gone) it lists again and watches from
+the new list. Every list tells the listener which Jobs exist, so that a Job deleted while no
+watch was open is noticed too. API errors (a 500, a refused connection) are retried with
+backoff, for as long as the run lasts: an API server that is down for a while delays the run's
+news, and loses none of it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+EventHandler = Callable[[str, dict[str, Any]], None]
+"""(ADDED | MODIFIED | DELETED, the Job as a dict)."""
+ListHandler = Callable[[list[dict[str, Any]]], None]
+"""Every Job the selector matches, after each list."""
+
+GONE = 410
+FIRST_BACKOFF_SECONDS = 0.2
+MAX_BACKOFF_SECONDS = 5.0
+
+
+class JobWatch:
+    """Calls `on_event` for each change of the Jobs `label_selector` matches in `namespace`, and `on_list` after each list."""
+
+    def __init__(
+        self,
+        batch_api: Any,
+        namespace: str,
+        label_selector: str,
+        on_event: EventHandler,
+        on_list: ListHandler,
+        *,
+        timeout_seconds: int = 300,
+    ) -> None:
+        self.batch_api = batch_api
+        self.namespace = namespace
+        self.label_selector = label_selector
+        self.on_event = on_event
+        self.on_list = on_list
+        self.timeout_seconds = timeout_seconds
+        self.resource_version: str | None = None
+        self.lists = 0
+        self.watches = 0
+        self._stopped = threading.Event()
+        self._watch: Any = None
+        self._thread = threading.Thread(target=self._run, name="sluiceway-job-watch", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop watching; the thread ends with the open stream (it is a daemon thread: nothing waits for it)."""
+        self._stopped.set()
+        current = self._watch
+        if current is not None:
+            current.stop()
+            response = getattr(current, "_resp", None)  # the client keeps the open stream here; closing it ends the read
+            if response is not None:
+                response.close()
+
+    def _run(self) -> None:
+        from kubernetes import watch
+        from kubernetes.client.exceptions import ApiException
+
+        backoff = FIRST_BACKOFF_SECONDS
+        while not self._stopped.is_set():
+            try:
+                if self.resource_version is None:
+                    self._list()
+                self._watch = watch.Watch()
+                self.watches += 1
+                for event in self._watch.stream(
+                    self.batch_api.list_namespaced_job,
+                    self.namespace,
+                    label_selector=self.label_selector,
+                    resource_version=self.resource_version,
+                    allow_watch_bookmarks=True,
+                    timeout_seconds=self.timeout_seconds,
+                ):
+                    if self._stopped.is_set():
+                        return
+                    self._handle(event["type"], event["raw_object"])
+                    backoff = FIRST_BACKOFF_SECONDS
+            except ApiException as error:
+                if error.status == GONE:
+                    log.debug("the watch's resourceVersion %s expired: listing again", self.resource_version)
+                    self.resource_version = None
+                    continue
+                self._wait(backoff, error)
+                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+            except Exception as error:  # the connection broke: resume from the last resourceVersion
+                self._wait(backoff, error)
+                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+
+    def _list(self) -> None:
+        answer = self.batch_api.list_namespaced_job(self.namespace, label_selector=self.label_selector, _preload_content=False)
+        body = json.loads(answer.data)  # dicts, as the watch's raw objects are: no models to build
+        self.lists += 1
+        self.resource_version = body["metadata"]["resourceVersion"]
+        self.on_list(body.get("items") or [])
+
+    def _handle(self, kind: str, job: dict[str, Any]) -> None:
+        version = job.get("metadata", {}).get("resourceVersion")
+        if version:
+            self.resource_version = version
+        if kind in ("ADDED", "MODIFIED", "DELETED"):
+            self.on_event(kind, job)
+
+    def _wait(self, seconds: float, error: BaseException) -> None:
+        if not self._stopped.is_set():
+            log.debug("watching Jobs failed (%s); again in %.1f s", error, seconds)
+            self._stopped.wait(seconds)
