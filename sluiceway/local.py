@@ -167,7 +167,7 @@ def _launcher(registry: Any, name: str, settings: config.Config, echo: IO[str] |
     """The backend's launcher, made with the configuration's backend settings (before the run is recorded: a mistake
     in them is the configuration's, not the run's)."""
     launcher_class = registry.get("backend", name).load()
-    given = settings.backend.launcher_settings()
+    given = settings.backend.launcher_settings() if name == settings.backend.name else {}  # the section's settings are its backend's
     try:
         return launcher_class(echo=echo, venv_root=home() / "venvs", **given)
     except TypeError as error:

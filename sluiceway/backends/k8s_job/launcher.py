@@ -35,8 +35,14 @@ from .watch import JobWatch
 
 log = logging.getLogger(__name__)
 
-CREATE_ATTEMPTS = 6
-"""Creating a Job is retried (same name, so at most one exists) while the API server answers 5xx or cannot be reached."""
+CREATE_RETRY_SECONDS = 300.0
+"""How long creating a Job is retried (same name, so at most one exists) while the API server fails or is out of reach."""
+REQUEST_TIMEOUT = (10.0, 60.0)
+"""(connect, read) seconds of every request but the followed log (quiet while the task is), which the attempt's end closes:
+a half-open connection must not hang the run."""
+START_TIMEOUT_SECONDS = 300.0
+"""A Job not ready after this long has its pod looked at: one waiting on an image or a Secret ends as LaunchFailed."""
+STUCK_REASONS = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError", "CreateContainerError")
 LOG_WAIT_SECONDS = 1.0
 """Before trying again to follow a log whose container has not started yet; doubled each time, four tries at most."""
 RESULT_NAME = ".sluiceway/result.json"
@@ -65,6 +71,7 @@ class KubernetesJobLauncher:
         credentials_secret: str | None = None,
         watch_timeout_seconds: int = 300,
         timeout_grace_seconds: float = 30.0,
+        start_timeout_seconds: float = START_TIMEOUT_SECONDS,
         echo: IO[str] | None = None,
         venv_root: Path | None = None,
         client: Any = None,
@@ -88,6 +95,7 @@ class KubernetesJobLauncher:
         self.echo = echo
         self.watch_timeout_seconds = watch_timeout_seconds
         self.timeout_grace_seconds = timeout_grace_seconds
+        self.start_timeout_seconds = start_timeout_seconds
         self._client = client if client is not None else api_client(kubeconfig, context)
         from kubernetes import client as k8s
 
@@ -154,14 +162,14 @@ class KubernetesJobLauncher:
         attempt = self._attempts.get(job.get("metadata", {}).get("name", ""))
         if attempt is None:
             return
-        if kind == "DELETED":
-            attempt.job_gone()
-            return
         status = job.get("status") or {}
-        for condition in status.get("conditions") or []:
+        for condition in status.get("conditions") or []:  # a deleted Job's last state counts too (its TTL came first)
             if condition.get("type") in ("Complete", "Failed") and condition.get("status") == "True":
                 attempt.job_ended(condition["type"], condition.get("reason") or "", condition.get("message") or "")
                 return
+        if kind == "DELETED":
+            attempt.job_gone()
+            return
         if status.get("ready"):  # its container runs: the log can be followed (a pod still pulling its image has none yet)
             attempt.job_started()
 
@@ -200,12 +208,16 @@ class KubernetesJobLauncher:
                 "stringData": values,
             }
             try:
-                self.core.create_namespaced_secret(self.settings.namespace, body)
+                try:
+                    self.core.create_namespaced_secret(self.settings.namespace, body, _request_timeout=REQUEST_TIMEOUT)
+                except Exception as error:
+                    if getattr(error, "status", None) != 409:
+                        raise
+                    # Left by an earlier process of this run (`runs retry`): its credentials may be stale.
+                    self.core.replace_namespaced_secret(name, self.settings.namespace, body, _request_timeout=REQUEST_TIMEOUT)
             except Exception as error:
-                if getattr(error, "status", None) != 409:  # made by an earlier try of this run
-                    raise SluicewayError(
-                        f"could not create the Secret {name} for the artifact store's credentials: {describe_api_error(error)}"
-                    ) from None
+                message = f"could not create the Secret {name} for the artifact store's credentials: {describe_api_error(error)}"
+                raise SluicewayError(message) from None
             self._made_secret = name
             return name
 
@@ -232,12 +244,15 @@ class JobAttempt:
         self.result_uri = result_uri
         self.created = False
         self.stop_reason: str | None = None
+        self._stuck = ""
         self._ended = False
         self._following: threading.Thread | None = None
         self._log_complete = False
         self._pod: str | None = None
         self._lock = threading.Lock()
         self._timer: threading.Timer | None = None
+        self._start_timer: threading.Timer | None = None
+        self._stream: Any = None
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log_start = log_path.stat().st_size if log_path.exists() else 0
 
@@ -253,29 +268,33 @@ class JobAttempt:
     # Creation.
 
     def create(self, manifest: dict[str, Any]) -> None:
-        if self.timeout_seconds is not None:  # the pod's own deadline should end it first; this is for a Job that never gets a pod
-            self._timer = threading.Timer(self.timeout_seconds + self.launcher.timeout_grace_seconds, self._stop, ("timed_out",))
-            self._timer.daemon = True
-            self._timer.start()
-        delay = 0.2
-        for attempt in range(1, CREATE_ATTEMPTS + 1):
+        if self.timeout_seconds is not None:  # the Job's deadline should end it first; this is for a Job that cannot be made
+            self._timer = _timer(self.timeout_seconds + self.launcher.timeout_grace_seconds, self._stop, "timed_out")
+        delay, deadline, answered = 0.2, time.monotonic() + CREATE_RETRY_SECONDS, True
+        while True:
             if self.stop_reason is not None:
+                if not answered:  # an earlier try may have made it
+                    self._delete(None)
                 self._end(self._stopped_outcome())
                 return
             try:
-                self.launcher.batch.create_namespaced_job(self.namespace, manifest)
+                self.launcher.batch.create_namespaced_job(self.namespace, manifest, _request_timeout=REQUEST_TIMEOUT)
                 break
             except Exception as error:
                 status = getattr(error, "status", None)
-                if status == 409:  # an earlier try was created though its answer was lost: the name is this attempt's
+                if status == 409:  # an earlier try was made though its answer was lost
                     break
-                if attempt == CREATE_ATTEMPTS or not is_retryable(error):
+                answered = isinstance(status, int) and 0 < status < 500  # a refusal, not a failure midway
+                if time.monotonic() > deadline or not is_retryable(error):
+                    if not answered:
+                        self._delete(None)
                     message = f"the Job {self.name} could not be created: {describe_api_error(error)}"
                     self._end(AttemptOutcome(end="lost", kind=ErrorKind.LAUNCH_FAILED, message=message))
                     return
                 time.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                delay = min(delay * 2, 10.0)
         self.created = True
+        self._start_timer = _timer(self.launcher.start_timeout_seconds, self._check_start)
         if self.stop_reason is not None:  # cancelled while it was being created
             self._delete(None)
 
@@ -297,12 +316,23 @@ class JobAttempt:
         if self._claim():
             self.launcher._work.submit(self._finish, None, "", "")
 
+    def _check_start(self) -> None:
+        """Not ready after `start_timeout_seconds`: a pod waiting on something that will not come ends the attempt."""
+        if self._ended or self._following is not None:
+            return
+        waiting = _waiting_reason(self._final_pod())
+        if waiting.split(":")[0] in STUCK_REASONS:
+            self._stuck = waiting
+            self._stop("stuck")
+
     def confirm_gone(self) -> None:
         """A list lacked the Job: ask for it (a list may predate its creation), until the answer is sure."""
         delay = 0.5
-        while not self._ended:
+        for _ in range(12):  # about 5 minutes; after that the next list asks again
+            if self._ended:
+                return
             try:
-                self.launcher.batch.read_namespaced_job(self.name, self.namespace, _preload_content=False)
+                self.launcher.batch.read_namespaced_job(self.name, self.namespace, _preload_content=False, _request_timeout=REQUEST_TIMEOUT)
                 return  # it is there: the watch will tell how it ends
             except Exception as error:
                 if getattr(error, "status", None) == 404:
@@ -319,17 +349,16 @@ class JobAttempt:
             if self._ended:
                 return False
             self._ended = True
-        if self._timer is not None:
-            self._timer.cancel()
+        for timer in (self._timer, self._start_timer):
+            if timer is not None:
+                timer.cancel()
         return True
 
     def _end(self, outcome: AttemptOutcome) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        with self._lock:
-            self._ended = True
-        self.launcher._forget(self.name)
-        self.on_end(outcome)
+        """End the attempt here (not from the watch): only if nothing else has ended it."""
+        if self._claim():
+            self.launcher._forget(self.name)
+            self.on_end(outcome)
 
     def _finish(self, condition: str | None, reason: str, message: str) -> None:
         try:
@@ -343,15 +372,22 @@ class JobAttempt:
 
     def _outcome(self, condition: str | None, reason: str, message: str) -> AttemptOutcome:
         result = self._result()
-        pod = self._final_pod() if condition is not None and (condition == "Failed" or result is None) else None
+        needs_pod = condition == "Failed" or result is None or (self._pod is None and not self._log_complete)
+        pod = self._final_pod() if condition is not None and needs_pod else None
         self._keep_log(pod)
         exit_code, pod_reason = _exit_of(pod)
         if condition == "Complete" and exit_code is None:
             exit_code = 0
+        if condition == "Complete" and result is not None:  # it ended before the stop took: what it made is kept
+            return AttemptOutcome.of_result(result, exit_code)
         if self.stop_reason == "cancelled":
             return AttemptOutcome.cancelled(exit_code)
         if self.stop_reason == "timed_out" or "DeadlineExceeded" in (reason, pod_reason):
             return AttemptOutcome.timed_out(self.timeout_seconds, exit_code)
+        if self.stop_reason == "stuck":
+            return AttemptOutcome(
+                end="lost", kind=ErrorKind.LAUNCH_FAILED, message=f"the pod of Job {self.name} never started: {self._stuck}"
+            )
         if result is not None:
             return AttemptOutcome.of_result(result, exit_code)
         if condition is None:
@@ -378,23 +414,36 @@ class JobAttempt:
 
     def _stop(self, reason: str, grace_seconds: int | None = None) -> None:
         with self._lock:
-            if self._ended or self.stop_reason is not None:
-                return
-            self.stop_reason = reason
+            if self._ended or (self.stop_reason is not None and grace_seconds is None):
+                return  # a forced stop is sent even when a polite one is under way
+            self.stop_reason = self.stop_reason or reason
         if self.created:
             self._delete(grace_seconds)
 
     def _delete(self, grace_seconds: int | None) -> None:
-        """Delete the Job and its pods; the watch's DELETED event then ends the attempt."""
-        try:
-            self.launcher.batch.delete_namespaced_job(
-                self.name, self.namespace, propagation_policy="Background", grace_period_seconds=grace_seconds, _preload_content=False
-            )
-        except Exception as error:
-            if getattr(error, "status", None) == 404:
-                self.job_gone()
-            else:
-                log.warning("could not delete Job %s: %s", self.name, describe_api_error(error))
+        """Delete the Job and its pods, retried while the API server fails; the watch's DELETED event then ends the attempt."""
+        delay = 0.5
+        while not self._ended:
+            try:
+                self.launcher.batch.delete_namespaced_job(
+                    self.name,
+                    self.namespace,
+                    propagation_policy="Background",
+                    grace_period_seconds=grace_seconds,
+                    _preload_content=False,
+                    _request_timeout=REQUEST_TIMEOUT,
+                )
+                return
+            except Exception as error:
+                if getattr(error, "status", None) == 404:
+                    self.job_gone()
+                    return
+                if not is_retryable(error):
+                    log.warning("could not delete Job %s: %s", self.name, describe_api_error(error))
+                    return
+                log.debug("could not delete Job %s yet: %s", self.name, describe_api_error(error))
+            time.sleep(delay)
+            delay = min(delay * 2, 10.0)
 
     def _stopped_outcome(self) -> AttemptOutcome:
         if self.stop_reason == "timed_out":
@@ -406,7 +455,9 @@ class JobAttempt:
     def _pods(self) -> list[dict[str, Any]]:
         import json
 
-        answer = self.launcher.core.list_namespaced_pod(self.namespace, label_selector=f"job-name={self.name}", _preload_content=False)
+        answer = self.launcher.core.list_namespaced_pod(
+            self.namespace, label_selector=f"job-name={self.name}", _preload_content=False, _request_timeout=REQUEST_TIMEOUT
+        )
         return sorted(json.loads(answer.data).get("items") or [], key=lambda pod: pod["metadata"].get("creationTimestamp") or "")
 
     def _final_pod(self) -> dict[str, Any] | None:
@@ -426,15 +477,17 @@ class JobAttempt:
                 if self._pod is None:
                     pods = self._pods()
                     if not pods:  # a ready Job has a pod; a list that lags behind is asked again, seldom
+                        if waited > LOG_WAIT_SECONDS * 8:
+                            return
                         time.sleep(waited)
                         waited *= 2
                         continue
                     self._pod = pods[-1]["metadata"]["name"]
-                stream = self.launcher.core.read_namespaced_pod_log(
+                self._stream = self.launcher.core.read_namespaced_pod_log(
                     self._pod, self.namespace, container=CONTAINER, follow=True, _preload_content=False
                 )
                 with open(self.log_path, "ab") as log_file:
-                    tee_lines(stream, log_file, self.launcher.echo, self.spec.task)
+                    tee_lines(self._stream, log_file, self.launcher.echo, self.spec.task)
                 self._log_complete = True
                 return
             except ApiException as error:
@@ -451,12 +504,17 @@ class JobAttempt:
         """Make the task's log file hold the pod's whole log, then copy it to the artifact store, where it outlives the pod."""
         following = self._following
         if following is not None:
-            following.join(timeout=10)
+            following.join(timeout=5)
+            if following.is_alive() and self._stream is not None:  # a pod still stopping: its log is read whole below
+                self._stream.close()
+                following.join(timeout=1)
+            if following.is_alive():
+                return  # still writing: leave the file to it rather than garble it
         pod_name = self._pod or (pod or {}).get("metadata", {}).get("name")
         if not self._log_complete and pod_name:
             try:
                 text = self.launcher.core.read_namespaced_pod_log(
-                    pod_name, self.namespace, container=CONTAINER, _preload_content=False
+                    pod_name, self.namespace, container=CONTAINER, _preload_content=False, _request_timeout=REQUEST_TIMEOUT
                 ).data
             except Exception as error:
                 log.debug("could not read the log of %s: %s", pod_name, describe_api_error(error))
@@ -468,10 +526,10 @@ class JobAttempt:
         if not self.log_path.exists():
             return
         attempt_log = Path(self.spec.result_path).with_name("log.txt")
-        with open(self.log_path, "rb") as whole, open(attempt_log, "wb") as own:
-            whole.seek(self._log_start)
-            own.write(whole.read())
         try:
+            with open(self.log_path, "rb") as whole, open(attempt_log, "wb") as own:
+                whole.seek(self._log_start)
+                own.write(whole.read())
             Stores(self.spec.stores).upload(attempt_log, f"{self.spec.output_root}/{LOG_NAME}")
         except Exception as error:  # the log stays in the task's folder; the attempt's outcome does not depend on it
             log.warning("could not copy the log of %s to the artifact store: %s", self.name, error)
@@ -499,9 +557,13 @@ def _waiting_reason(pod: dict[str, Any] | None) -> str:
 
 def _store_credentials(spec: TaskSpec) -> dict[str, str]:
     """The environment variables through which the run's artifact stores read their credentials, as this process has them."""
-    stores = Stores(spec.stores)
-    found: dict[str, str] = {}
-    for scheme in spec.stores:
-        names = getattr(type(stores.for_uri(f"{scheme}://")), "credential_env", {})
-        found.update({variable: os.environ[variable] for variable in names.values() if os.environ.get(variable)})
-    return found
+    scheme = spec.output_root.partition("://")[0]  # the run's artifact store: no other store's credentials go to pods
+    names = getattr(type(Stores(spec.stores).for_uri(f"{scheme}://")), "credential_env", {})
+    return {variable: os.environ[variable] for variable in names.values() if os.environ.get(variable)}
+
+
+def _timer(seconds: float, action: Callable[..., None], *arguments: Any) -> threading.Timer:
+    timer = threading.Timer(seconds, action, arguments)
+    timer.daemon = True
+    timer.start()
+    return timer

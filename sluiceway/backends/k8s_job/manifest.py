@@ -4,8 +4,8 @@ Each attempt is its own Job (`restartPolicy: Never`, `backoffLimit: 0`): the eng
 its own backoff, by creating the next attempt's Job, so every attempt keeps its own pod, log and
 labels. A pod evicted by a node drain is replaced inside the same attempt (`podFailurePolicy`
 ignores `DisruptionTarget`, as ../../../docs/explanation/semantics.md RETRY rules expect). The
-per-attempt timeout is the pod's `activeDeadlineSeconds`, which also bounds a pod that never
-starts (an image that cannot be pulled).
+per-attempt timeout is the Job's `activeDeadlineSeconds` (TIME-1 counts from the launch, so a pod
+still pending counts), which also bounds a pod that never starts (an image that cannot be pulled).
 
 The executor gets its task spec in an environment variable and stores its result in the
 artifact store (`result_uri`): a pod shares no files with the orchestrator.
@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...core import ir
+from ...core.errors import SluicewayError
 from ...core.task_spec import TaskSpec, encode
 
 LABEL_PREFIX = "sluiceway.dev/"
@@ -33,6 +34,8 @@ DEFAULT_PYTHON_IMAGE = "python:3.11-slim"
 """The dsl's default base image: a Python component that keeps it runs in the backend's runtime image instead."""
 MAX_NAME = 63
 """Job names are label values (`job-name`): a DNS-1123 label."""
+GRACE_SECONDS = 5
+"""G of docs/explanation/semantics.md (TIME-2): between SIGTERM and SIGKILL, as on the local backend."""
 
 
 @dataclass(frozen=True)
@@ -103,7 +106,7 @@ def image_of(component: ir.Component, settings: PodSettings) -> str:
     if isinstance(implementation, ir.PythonFunction) and implementation.base_image != DEFAULT_PYTHON_IMAGE:
         return implementation.base_image
     if settings.image is None:
-        raise ValueError("the k8s_job backend needs `image`: the runtime image, with Python and Sluiceway installed")
+        raise SluicewayError("the k8s_job backend needs `backend.image`: the runtime image, with Python and Sluiceway installed")
     return settings.image
 
 
@@ -121,11 +124,10 @@ def job_manifest(
     annotations = {**settings.annotations, RUN_LABEL: spec.run_id, TASK_LABEL: spec.task, ATTEMPT_LABEL: str(spec.attempt)}
     pod: dict[str, Any] = {
         "restartPolicy": "Never",
+        "terminationGracePeriodSeconds": GRACE_SECONDS,
         "containers": [_container(spec, task_settings, settings, result_uri)],
         "volumes": [{"name": "work", "emptyDir": {}}, *_secret_volumes(task_settings.secrets)],
     }
-    if timeout_seconds is not None:
-        pod["activeDeadlineSeconds"] = max(1, math.ceil(timeout_seconds))
     node_selector = {**settings.node_selector, **task_settings.node_selector}
     if node_selector:
         pod["nodeSelector"] = node_selector
@@ -135,7 +137,7 @@ def job_manifest(
         pod["serviceAccountName"] = settings.service_account
     if settings.image_pull_secrets:
         pod["imagePullSecrets"] = [{"name": secret} for secret in settings.image_pull_secrets]
-    return {
+    job: dict[str, Any] = {
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": {"name": name, "namespace": settings.namespace, "labels": labels, "annotations": annotations},
@@ -146,6 +148,9 @@ def job_manifest(
             "template": {"metadata": {"labels": labels, "annotations": annotations}, "spec": pod},
         },
     }
+    if timeout_seconds is not None:  # the Job's own deadline: from its start, pending included, whatever pods it takes
+        job["spec"]["activeDeadlineSeconds"] = max(1, math.ceil(timeout_seconds))
+    return job
 
 
 def _container(spec: TaskSpec, task_settings: ir.TaskSettings, settings: PodSettings, result_uri: str) -> dict[str, Any]:
@@ -162,7 +167,11 @@ def _container(spec: TaskSpec, task_settings: ir.TaskSettings, settings: PodSett
         "env": env,
         "volumeMounts": [
             {"name": "work", "mountPath": settings.work_root},
-            *({"name": _volume_name(s.secret), "mountPath": s.mount_path, "readOnly": True} for s in task_settings.secrets if s.mount_path),
+            *(
+                {"name": f"secret-{index}", "mountPath": secret.mount_path, "readOnly": True}
+                for index, secret in enumerate(task_settings.secrets)
+                if secret.mount_path
+            ),
         ],
     }
     if settings.credentials_secret:
@@ -203,8 +212,5 @@ def _present(quantities: dict[str, str | None]) -> dict[str, str]:
 
 
 def _secret_volumes(secrets: tuple[ir.SecretRef, ...]) -> list[dict[str, Any]]:
-    return [{"name": _volume_name(s.secret), "secret": {"secretName": s.secret}} for s in secrets if s.mount_path]
-
-
-def _volume_name(secret: str) -> str:
-    return label_value(f"secret-{secret}").lower().replace("_", "-").replace(".", "-")[:MAX_NAME]
+    """A volume per mounted secret, named by its place in the task's list: secret names need not be volume names."""
+    return [{"name": f"secret-{index}", "secret": {"secretName": s.secret}} for index, s in enumerate(secrets) if s.mount_path]

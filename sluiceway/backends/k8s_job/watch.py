@@ -24,6 +24,10 @@ ListHandler = Callable[[list[dict[str, Any]]], None]
 """Every Job the selector matches, after each list."""
 
 GONE = 410
+CONNECT_TIMEOUT_SECONDS = 10.0
+QUIET_MARGIN_SECONDS = 60.0
+"""A watch says nothing for at most its timeout (bookmarks aside); silence beyond this means a dead connection."""
+WARN_AFTER_FAILURES = 5
 FIRST_BACKOFF_SECONDS = 0.2
 MAX_BACKOFF_SECONDS = 5.0
 
@@ -50,6 +54,7 @@ class JobWatch:
         self.resource_version: str | None = None
         self.lists = 0
         self.watches = 0
+        self.failures = 0
         self._stopped = threading.Event()
         self._watch: Any = None
         self._thread = threading.Thread(target=self._run, name="sluiceway-job-watch", daemon=True)
@@ -85,11 +90,12 @@ class JobWatch:
                     resource_version=self.resource_version,
                     allow_watch_bookmarks=True,
                     timeout_seconds=self.timeout_seconds,
+                    _request_timeout=(CONNECT_TIMEOUT_SECONDS, self.timeout_seconds + QUIET_MARGIN_SECONDS),
                 ):
                     if self._stopped.is_set():
                         return
                     self._handle(event["type"], event["raw_object"])
-                    backoff = FIRST_BACKOFF_SECONDS
+                    backoff, self.failures = FIRST_BACKOFF_SECONDS, 0
             except ApiException as error:
                 if error.status == GONE:
                     log.debug("the watch's resourceVersion %s expired: listing again", self.resource_version)
@@ -102,7 +108,12 @@ class JobWatch:
                 backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
 
     def _list(self) -> None:
-        answer = self.batch_api.list_namespaced_job(self.namespace, label_selector=self.label_selector, _preload_content=False)
+        answer = self.batch_api.list_namespaced_job(
+            self.namespace,
+            label_selector=self.label_selector,
+            _preload_content=False,
+            _request_timeout=(CONNECT_TIMEOUT_SECONDS, QUIET_MARGIN_SECONDS),
+        )
         body = json.loads(answer.data)  # dicts, as the watch's raw objects are: no models to build
         self.lists += 1
         self.resource_version = body["metadata"]["resourceVersion"]
@@ -116,6 +127,10 @@ class JobWatch:
             self.on_event(kind, job)
 
     def _wait(self, seconds: float, error: BaseException) -> None:
-        if not self._stopped.is_set():
-            log.debug("watching Jobs failed (%s); again in %.1f s", error, seconds)
-            self._stopped.wait(seconds)
+        if self._stopped.is_set():
+            return
+        self.failures += 1
+        # Said out loud once it persists (no RBAC for watching Jobs, credentials gone): the run waits on this watch.
+        report = log.warning if self.failures == WARN_AFTER_FAILURES else log.debug
+        report("watching Jobs in %s failed %d times in a row (%s); trying again in %.1f s", self.namespace, self.failures, error, seconds)
+        self._stopped.wait(seconds)

@@ -213,6 +213,20 @@ def test_a_pod_that_never_starts_fails_at_the_task_timeout(cluster: Cluster, tmp
     assert time.monotonic() - start < 30
 
 
+def test_a_pod_that_never_starts_without_a_timeout_ends_as_a_launch_failure(
+    cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    fake = cluster.fake
+    assert fake is not None
+    fake.fail_image_pull("registry.invalid/missing:1")
+    config = cluster.config(tmp_path / "c.yaml", image="registry.invalid/missing:1", options={"start_timeout_seconds": 1.0})
+    report = run_on(tmp_path / "home", monkeypatch, compiled(doubling), {}, config)
+    task = report.tasks["produce"]
+    assert (report.state, task.state, task.error_kind) == (RunState.FAILED, TaskState.FAILED, ErrorKind.LAUNCH_FAILED)
+    assert "never started: ErrImagePull" in task.message or "never started: ImagePullBackOff" in task.message
+    assert fake.list(BATCH, "jobs", cluster.namespace) == []  # its Job was removed
+
+
 def test_an_api_server_failing_for_a_while_delays_the_run_and_loses_nothing(
     cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
@@ -269,12 +283,13 @@ def test_a_job_its_ttl_deletes_while_no_watch_is_open_still_counts(cluster: Clus
 
 def test_the_cli_runs_on_jobs_with_backend_from_the_command_line(cluster: Cluster, tmp_path: Path, cli: Any):
     config = cluster.config(tmp_path / "c.yaml")
-    text = config.read_text().replace("name: k8s_job", "name: local")  # the file names another backend; --backend wins
-    config.write_text(text)
     env = {"SLUICEWAY_HOME": str(tmp_path / "home"), "SLUICEWAY_CONFIG": str(config)}
     result = cli("run", "--backend", "k8s_job", str(EXAMPLES / "quickstart.py"), env=env)
     assert result.returncode == 0, result.stderr
     assert cluster.fake is not None and cluster.fake.list(BATCH, "jobs", cluster.namespace)
+    # The same file, another backend for one run: the section's settings stay with the backend it names.
+    local = cli("run", "--backend", "local", str(EXAMPLES / "quickstart.py"), env=env)
+    assert local.returncode == 0, local.stderr
 
 
 def test_credentials_reach_pods_through_a_secret_never_through_the_job(

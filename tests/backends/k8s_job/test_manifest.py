@@ -16,7 +16,7 @@ from sluiceway.backends.k8s_job.manifest import (
     job_name,
     label_value,
 )
-from sluiceway.core import ir
+from sluiceway.core import SluicewayError, ir
 from sluiceway.core.task_spec import TaskSpec, decode_spec
 
 KUBERNETES = "1.31.0"
@@ -79,7 +79,8 @@ def test_a_job_carries_everything_the_task_asks_for_and_is_valid():
     assert job["backoffLimit"] == 0  # never Kubernetes' default of 6: the engine makes each retry a Job of its own
     assert job["ttlSecondsAfterFinished"] == 600
     assert pod["restartPolicy"] == "Never"
-    assert pod["activeDeadlineSeconds"] == 91  # the attempt's timeout, whole seconds, rounded up
+    assert job["activeDeadlineSeconds"] == 91  # the attempt's timeout, whole seconds, rounded up (one Job per attempt)
+    assert pod["terminationGracePeriodSeconds"] == 5
     assert pod["nodeSelector"] == {"zone": "a", "pool": "gpu"}
     assert pod["tolerations"] == [{"key": "gpu", "operator": "Exists", "effect": "NoSchedule"}]
     assert pod["serviceAccountName"] == "pipeline-runner"
@@ -95,6 +96,7 @@ def test_a_job_carries_everything_the_task_asks_for_and_is_valid():
     mounted = {mount["mountPath"]: mount["name"] for mount in container["volumeMounts"]}
     volumes = {volume["name"]: volume for volume in pod["volumes"]}
     assert volumes[mounted["/etc/tls"]]["secret"] == {"secretName": "tls.cert"}
+    assert len(volumes) == len(pod["volumes"])  # names never collide
     assert "emptyDir" in volumes[mounted["/tmp/sluiceway"]]
     labels = manifest["metadata"]["labels"]
     assert labels == {"team": "vision", RUN_LABEL: "demo-20261128-231500-abc123", TASK_LABEL: "train", ATTEMPT_LABEL: "1"}
@@ -109,14 +111,14 @@ def test_the_pod_gets_the_task_spec_with_its_own_paths_and_a_result_uri():
     assert in_pod.result_uri == "s3://bucket/result.json"
     assert in_pod.work_dir.startswith("/tmp/sluiceway/") and in_pod.result_path.startswith("/tmp/sluiceway/")
     assert in_pod.component == spec().component and in_pod.output_root == spec().output_root
-    assert "activeDeadlineSeconds" not in manifest["spec"]["template"]["spec"]
+    assert "activeDeadlineSeconds" not in manifest["spec"]
 
 
 def test_a_bare_job_is_valid_too():
     manifest = job_manifest(spec(), ir.TaskSettings(), PodSettings(image="runtime:1"), result_uri="file:///r.json", timeout_seconds=None)
     validate(manifest)
     assert manifest["metadata"]["namespace"] == "default"
-    assert set(manifest["spec"]["template"]["spec"]) == {"restartPolicy", "containers", "volumes"}
+    assert set(manifest["spec"]["template"]["spec"]) == {"restartPolicy", "terminationGracePeriodSeconds", "containers", "volumes"}
 
 
 def test_packages_are_installed_in_the_pod_before_the_executor_starts():
@@ -151,7 +153,7 @@ def test_container_components_run_in_their_own_image_and_python_ones_with_a_base
 
 
 def test_without_a_runtime_image_a_default_python_component_is_refused():
-    with pytest.raises(ValueError, match="the k8s_job backend needs `image`"):
+    with pytest.raises(SluicewayError, match=r"the k8s_job backend needs `backend\.image`"):
         job_manifest(spec(), ir.TaskSettings(), PodSettings(), result_uri="s3://b/r", timeout_seconds=None)
 
 
