@@ -1,7 +1,9 @@
 """`python -m sluiceway.executor SPEC.json`: run one attempt of one task.
 
 `python -m sluiceway.executor --spec-env NAME` reads the spec from the environment variable NAME
-instead (a Kubernetes pod's, where no file is shared with the orchestrator). `python -m
+instead (a Kubernetes pod's, where no file is shared with the orchestrator); `--spec-uri URI` from
+the artifact store (a spec too large for the environment), with the stores that the JSON in
+$SLUICEWAY_TASK_STORES names. `python -m
 sluiceway.executor --serve FD` is the fork server the local launcher uses; see forkserver.py.
 
 Exit status: 0 the attempt succeeded; 1 the component failed (its code raised, or its
@@ -30,8 +32,13 @@ def main(argv: list[str] | None = None) -> int:
 
         return serve(int(args[1]))
     from_env = len(args) == 2 and args[0] == "--spec-env"
-    if not from_env and (len(args) != 1 or args[0].startswith("-")):
-        print("usage: python -m sluiceway.executor SPEC.json | --spec-env NAME", file=sys.stderr)
+    if len(args) == 2 and args[0] == "--spec-uri":
+        fetched = _fetch_spec(args[1])
+        if fetched is None:
+            return EXIT_CODES["spec"]
+        args = [str(fetched)]
+    elif not from_env and (len(args) != 1 or args[0].startswith("-")):
+        print("usage: python -m sluiceway.executor SPEC.json | --spec-env NAME | --spec-uri URI", file=sys.stderr)
         return EXIT_CODES["spec"]
     import msgspec
 
@@ -63,6 +70,26 @@ def _report(task: str, attempt: int, error: TaskError) -> None:
     if error.traceback:
         print(error.traceback, end="" if error.traceback.endswith("\n") else "\n", file=sys.stderr)
     print(f"sluiceway: task '{task}' attempt {attempt} failed: {error.message}", file=sys.stderr)
+
+
+def _fetch_spec(uri: str) -> Path | None:
+    """The task spec stored at `uri` (a pod's, too large for its environment), fetched with the stores that
+    $SLUICEWAY_TASK_STORES names."""
+    import tempfile
+
+    import msgspec
+
+    from ..core.stores import Stores
+    from ..core.task_spec import StoreRef
+
+    try:
+        stores = msgspec.json.decode(os.environ.get("SLUICEWAY_TASK_STORES") or "{}", type=dict[str, StoreRef | str])
+        local = Path(tempfile.mkdtemp(prefix="sluiceway-spec-")) / "spec.json"
+        Stores(stores).download(uri, local)
+    except Exception as error:  # any store failure: the spec cannot be had
+        print(f"sluiceway executor: cannot fetch the task spec from {uri}: {error}", file=sys.stderr)
+        return None
+    return local
 
 
 def _store_result(stores: dict[str, StoreRef | str], path: Path, uri: str) -> bool:

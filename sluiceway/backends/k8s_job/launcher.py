@@ -28,9 +28,19 @@ from ...core.ir import TaskSettings
 from ...core.launcher import AttemptOutcome, tee_lines
 from ...core.lifecycle import ErrorKind
 from ...core.stores import Stores
-from ...core.task_spec import TaskResult, TaskSpec, decode_result
+from ...core.task_spec import TaskResult, TaskSpec, decode_result, encode
 from .client import api_client, describe_api_error, is_retryable
-from .manifest import CONTAINER, RUN_LABEL, PodSettings, job_manifest, job_name, label_value
+from .manifest import (
+    CONTAINER,
+    RUN_LABEL,
+    SPEC_ENV_LIMIT,
+    PodSettings,
+    job_manifest,
+    job_name,
+    label_value,
+    pod_spec_of,
+    spec_uri_of,
+)
 from .watch import JobWatch
 
 log = logging.getLogger(__name__)
@@ -121,11 +131,16 @@ class KubernetesJobLauncher:
         result_uri = f"{spec.output_root}/{RESULT_NAME}"
         self._start_watch(spec.run_id)
         pod_settings = replace(self.settings, credentials_secret=self._credentials_secret(spec))
-        manifest = job_manifest(spec, settings or TaskSettings(), pod_settings, result_uri=result_uri, timeout_seconds=timeout_seconds)
+        pod_spec = encode(pod_spec_of(spec, pod_settings, result_uri))
+        spec_uri = spec_uri_of(spec) if len(pod_spec) > SPEC_ENV_LIMIT else None
+        task_settings = settings or TaskSettings()
+        manifest = job_manifest(
+            spec, task_settings, pod_settings, result_uri=result_uri, timeout_seconds=timeout_seconds, spec_uri=spec_uri
+        )
         attempt = JobAttempt(self, spec, name, log_path, timeout_seconds, on_end, result_uri)
         with self._lock:
             self._attempts[name] = attempt
-        self._work.submit(attempt.create, manifest)
+        self._work.submit(attempt.create, manifest, (pod_spec, spec_uri) if spec_uri else None)
         return attempt
 
     def close(self) -> None:
@@ -267,7 +282,17 @@ class JobAttempt:
 
     # Creation.
 
-    def create(self, manifest: dict[str, Any]) -> None:
+    def create(self, manifest: dict[str, Any], stored_spec: tuple[bytes, str] | None = None) -> None:
+        """Create the Job (storing its task spec first when it is too large for the pod's environment)."""
+        if stored_spec is not None:
+            local = Path(self.spec.result_path).with_name("pod-spec.json")
+            try:
+                local.parent.mkdir(parents=True, exist_ok=True)
+                local.write_bytes(stored_spec[0])
+                Stores(self.spec.stores).upload(local, stored_spec[1])
+            except Exception as error:  # no spec, no attempt: said as a launch failure, retried like one
+                self._end(AttemptOutcome(end="lost", kind=ErrorKind.LAUNCH_FAILED, message=f"could not store the task spec: {error}"))
+                return
         if self.timeout_seconds is not None:  # the Job's deadline should end it first; this is for a Job that cannot be made
             self._timer = _timer(self.timeout_seconds + self.launcher.timeout_grace_seconds, self._stop, "timed_out")
         delay, deadline, answered = 0.2, time.monotonic() + CREATE_RETRY_SECONDS, True

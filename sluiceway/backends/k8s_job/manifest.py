@@ -20,6 +20,8 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from ...core import ir
 from ...core.errors import SluicewayError
 from ...core.task_spec import TaskSpec, encode
@@ -29,6 +31,9 @@ RUN_LABEL = LABEL_PREFIX + "run-id"
 TASK_LABEL = LABEL_PREFIX + "task"
 ATTEMPT_LABEL = LABEL_PREFIX + "attempt"
 SPEC_ENV = "SLUICEWAY_TASK_SPEC"
+STORES_ENV = "SLUICEWAY_TASK_STORES"
+SPEC_ENV_LIMIT = 64 * 1024
+"""A larger task spec goes through the artifact store (`--spec-uri`): Linux takes at most 128 KiB per environment string."""
 CONTAINER = "main"
 DEFAULT_PYTHON_IMAGE = "python:3.11-slim"
 """The dsl's default base image: a Python component that keeps it runs in the backend's runtime image instead."""
@@ -99,6 +104,11 @@ def pod_spec_of(spec: TaskSpec, settings: PodSettings, result_uri: str) -> TaskS
     )
 
 
+def spec_uri_of(spec: TaskSpec) -> str:
+    """Where a task spec too large for the environment is stored for its pod."""
+    return f"{spec.output_root}/.sluiceway/spec.json"
+
+
 def image_of(component: ir.Component, settings: PodSettings) -> str:
     implementation = component.implementation
     if isinstance(implementation, ir.Container):
@@ -111,9 +121,16 @@ def image_of(component: ir.Component, settings: PodSettings) -> str:
 
 
 def job_manifest(
-    spec: TaskSpec, task_settings: ir.TaskSettings, settings: PodSettings, *, result_uri: str, timeout_seconds: float | None
+    spec: TaskSpec,
+    task_settings: ir.TaskSettings,
+    settings: PodSettings,
+    *,
+    result_uri: str,
+    timeout_seconds: float | None,
+    spec_uri: str | None = None,
 ) -> dict[str, Any]:
-    """The Job that runs one attempt; see the module's docstring."""
+    """The Job that runs one attempt; see the module's docstring. With `spec_uri`, the pod reads its task spec from the
+    artifact store there (the launcher stores it) instead of from its environment."""
     name = job_name(spec.run_id, spec.task, spec.attempt)
     labels = {
         **settings.labels,
@@ -125,7 +142,7 @@ def job_manifest(
     pod: dict[str, Any] = {
         "restartPolicy": "Never",
         "terminationGracePeriodSeconds": GRACE_SECONDS,
-        "containers": [_container(spec, task_settings, settings, result_uri)],
+        "containers": [_container(spec, task_settings, settings, result_uri, spec_uri)],
         "volumes": [{"name": "work", "emptyDir": {}}, *_secret_volumes(task_settings.secrets)],
     }
     node_selector = {**settings.node_selector, **task_settings.node_selector}
@@ -153,9 +170,13 @@ def job_manifest(
     return job
 
 
-def _container(spec: TaskSpec, task_settings: ir.TaskSettings, settings: PodSettings, result_uri: str) -> dict[str, Any]:
-    pod_spec = pod_spec_of(spec, settings, result_uri)
-    env: list[dict[str, Any]] = [{"name": SPEC_ENV, "value": encode(pod_spec).decode()}]
+def _container(
+    spec: TaskSpec, task_settings: ir.TaskSettings, settings: PodSettings, result_uri: str, spec_uri: str | None
+) -> dict[str, Any]:
+    if spec_uri is None:
+        env: list[dict[str, Any]] = [{"name": SPEC_ENV, "value": encode(pod_spec_of(spec, settings, result_uri)).decode()}]
+    else:  # the stores the spec names, to fetch the spec with (settings only: credentials come from the environment)
+        env = [{"name": STORES_ENV, "value": msgspec.json.encode(spec.stores).decode()}]
     for secret in task_settings.secrets:
         env.extend(
             {"name": variable, "valueFrom": {"secretKeyRef": {"name": secret.secret, "key": key}}} for variable, key in secret.env.items()
@@ -163,7 +184,7 @@ def _container(spec: TaskSpec, task_settings: ir.TaskSettings, settings: PodSett
     container: dict[str, Any] = {
         "name": CONTAINER,
         "image": image_of(spec.component, settings),
-        "command": _command(spec.component, settings, pod_folder(spec, settings)),
+        "command": _command(spec.component, settings, pod_folder(spec, settings), spec_uri),
         "env": env,
         "volumeMounts": [
             {"name": "work", "mountPath": settings.work_root},
@@ -182,8 +203,8 @@ def _container(spec: TaskSpec, task_settings: ir.TaskSettings, settings: PodSett
     return container
 
 
-def _command(component: ir.Component, settings: PodSettings, folder: str) -> list[str]:
-    executor = [settings.python, "-m", "sluiceway.executor", "--spec-env", SPEC_ENV]
+def _command(component: ir.Component, settings: PodSettings, folder: str, spec_uri: str | None) -> list[str]:
+    executor = [settings.python, "-m", "sluiceway.executor", *(("--spec-env", SPEC_ENV) if spec_uri is None else ("--spec-uri", spec_uri))]
     implementation = component.implementation
     if not isinstance(implementation, ir.PythonFunction) or not implementation.packages_to_install:
         return executor

@@ -127,6 +127,16 @@ def stuck() -> None:
     double(number=produce(seconds=0.0).set_timeout(2).output)
 
 
+@component
+def measure(text: str) -> int:
+    return len(text)
+
+
+@pipeline(name="large-input")
+def large_input(text: str) -> None:
+    measure(text=text)
+
+
 def compiled(definition: Any) -> ir.Pipeline:
     return compile_pipeline(definition)
 
@@ -150,6 +160,18 @@ def test_a_retried_task_gets_a_job_per_attempt_and_its_logs_are_kept(cluster: Cl
     assert "the first attempt fails" in log  # the first attempt's log, followed from its pod
     kept = tmp_path / "home" / "artifacts" / report.run_id / "fail-once" / "1" / ".sluiceway" / "log.txt"
     assert "the first attempt fails" in kept.read_text()  # and copied to the artifact store, where it outlives the pod
+
+
+def test_a_task_spec_too_large_for_the_environment_reaches_the_pod_through_the_artifact_store(
+    cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    text = "x" * (200 * 1024)  # Linux takes at most 128 KiB per environment string
+    report = run_on(tmp_path / "home", monkeypatch, compiled(large_input), {"text": text}, cluster.config(tmp_path / "c.yaml"))
+    assert report.state == RunState.SUCCEEDED and values(report)["measure"] == {"Output": len(text)}
+    if cluster.fake is not None:
+        (job,) = cluster.fake.list(BATCH, "jobs", cluster.namespace)
+        container = job["spec"]["template"]["spec"]["containers"][0]
+        assert "--spec-uri" in container["command"] and len(json.dumps(container["env"])) < 4096
 
 
 def test_the_watch_cut_mid_run_is_resumed(cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

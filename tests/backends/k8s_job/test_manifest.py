@@ -10,6 +10,7 @@ from sluiceway.backends.k8s_job.manifest import (
     ATTEMPT_LABEL,
     RUN_LABEL,
     SPEC_ENV,
+    STORES_ENV,
     TASK_LABEL,
     PodSettings,
     job_manifest,
@@ -173,3 +174,14 @@ def test_job_names_and_labels_are_valid_and_never_shared(run_id: str, task: str,
     assert name != job_name(run_id, task, attempt + 1)
     assert manifest["metadata"]["annotations"][RUN_LABEL] == run_id  # whole, where a label had to be cut
     assert len(label_value(run_id)) <= 63
+
+
+def test_a_spec_too_large_for_the_environment_is_read_from_the_artifact_store():
+    manifest = job_manifest(
+        spec(), ir.TaskSettings(), POD_SETTINGS, result_uri="s3://b/r", timeout_seconds=None, spec_uri="s3://b/spec.json"
+    )
+    validate(manifest)
+    (container,) = manifest["spec"]["template"]["spec"]["containers"]
+    assert container["command"] == ["python", "-m", "sluiceway.executor", "--spec-uri", "s3://b/spec.json"]
+    env = {entry["name"]: entry.get("value") for entry in container["env"]}
+    assert SPEC_ENV not in env and env[STORES_ENV] == "{}"
