@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..core.task_spec import StoreRef, TaskError, TaskResult
+    from ..core.stores import Stores
+    from ..core.task_spec import TaskError, TaskResult
 
 EXIT_CODES = {"user_code": 1, "spec": 2, "outputs": 3}
 
@@ -32,16 +33,18 @@ def main(argv: list[str] | None = None) -> int:
 
         return serve(int(args[1]))
     from_env = len(args) == 2 and args[0] == "--spec-env"
+    stores: Stores | None = None  # made once per process: an object store's SDK client is costly to make
     if len(args) == 2 and args[0] == "--spec-uri":
         fetched = _fetch_spec(args[1])
         if fetched is None:
             return EXIT_CODES["spec"]
-        args = [str(fetched)]
+        args, stores = [str(fetched[0])], fetched[1]
     elif not from_env and (len(args) != 1 or args[0].startswith("-")):
         print("usage: python -m sluiceway.executor SPEC.json | --spec-env NAME | --spec-uri URI", file=sys.stderr)
         return EXIT_CODES["spec"]
     import msgspec
 
+    from ..core.stores import Stores
     from ..core.task_spec import decode_spec, encode
     from .run import run_task
 
@@ -54,11 +57,12 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, msgspec.DecodeError, msgspec.ValidationError) as error:
         print(f"sluiceway executor: cannot read the task spec {where}: {error}", file=sys.stderr)
         return EXIT_CODES["spec"]
-    result = run_task(spec)
+    stores = stores if stores is not None else Stores(spec.stores)  # those that fetched the spec are the spec's own
+    result = run_task(spec, stores)
     if spec.values_dir:
         _write_values(Path(spec.values_dir), result)
     _write_atomically(Path(spec.result_path), encode(result))
-    if spec.result_uri and not _store_result(spec.stores, Path(spec.result_path), spec.result_uri):
+    if spec.result_uri and not _store_result(stores, Path(spec.result_path), spec.result_uri):
         return EXIT_CODES["spec"]
     if result.error is not None:
         _report(spec.task, spec.attempt, result.error)
@@ -72,9 +76,9 @@ def _report(task: str, attempt: int, error: TaskError) -> None:
     print(f"sluiceway: task '{task}' attempt {attempt} failed: {error.message}", file=sys.stderr)
 
 
-def _fetch_spec(uri: str) -> Path | None:
+def _fetch_spec(uri: str) -> tuple[Path, Stores] | None:
     """The task spec stored at `uri` (a pod's, too large for its environment), fetched with the stores that
-    $SLUICEWAY_TASK_STORES names."""
+    $SLUICEWAY_TASK_STORES names; and those stores."""
     import tempfile
 
     import msgspec
@@ -83,21 +87,19 @@ def _fetch_spec(uri: str) -> Path | None:
     from ..core.task_spec import StoreRef
 
     try:
-        stores = msgspec.json.decode(os.environ.get("SLUICEWAY_TASK_STORES") or "{}", type=dict[str, StoreRef | str])
+        stores = Stores(msgspec.json.decode(os.environ.get("SLUICEWAY_TASK_STORES") or "{}", type=dict[str, StoreRef | str]))
         local = Path(tempfile.mkdtemp(prefix="sluiceway-spec-")) / "spec.json"
-        Stores(stores).download(uri, local)
+        stores.download(uri, local)
     except Exception as error:  # any store failure: the spec cannot be had
         print(f"sluiceway executor: cannot fetch the task spec from {uri}: {error}", file=sys.stderr)
         return None
-    return local
+    return local, stores
 
 
-def _store_result(stores: dict[str, StoreRef | str], path: Path, uri: str) -> bool:
+def _store_result(stores: Stores, path: Path, uri: str) -> bool:
     """Copy the result to the artifact store, where an orchestrator without the task's files reads it."""
-    from ..core.stores import Stores
-
     try:
-        Stores(stores).upload(path, uri)
+        stores.upload(path, uri)
     except Exception as error:  # any store failure: without its result the attempt is lost, and says why
         print(f"sluiceway executor: could not store the result at {uri}: {error}", file=sys.stderr)
         return False

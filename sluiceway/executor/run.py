@@ -47,9 +47,10 @@ class _Staged:
     output_paths: dict[str, Path] = field(default_factory=dict)
 
 
-def run_task(spec: TaskSpec) -> TaskResult:
-    """Run the attempt. Never raises for a failing task: the result says what went wrong."""
-    stores = Stores(spec.stores)
+def run_task(spec: TaskSpec, stores: Stores | None = None) -> TaskResult:
+    """Run the attempt. Never raises for a failing task: the result says what went wrong. `stores`: the ones the spec
+    names, when the caller has made them already."""
+    stores = stores if stores is not None else Stores(spec.stores)
     work = Path(spec.work_dir)
     try:
         staged = _stage(spec, stores, work)

@@ -13,6 +13,7 @@ attempt adds one read of its pod (its exit code). The watch is the run's, not th
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -115,6 +116,7 @@ class KubernetesJobLauncher:
         self._lock = threading.Lock()
         self._watch: JobWatch | None = None
         self._made_secret: str | None = None
+        self._stores: Stores | None = None
         self._work = ThreadPoolExecutor(max_workers=8, thread_name_prefix="sluiceway-k8s")
 
     def launch(
@@ -201,6 +203,12 @@ class KubernetesJobLauncher:
         with self._lock:
             self._attempts.pop(name, None)
 
+    def stores(self, spec: TaskSpec) -> Stores:
+        """The run's artifact stores (every attempt of a run names the same ones), made once: an SDK client is costly."""
+        if self._stores is None:
+            self._stores = Stores(spec.stores)
+        return self._stores
+
     # Credentials.
 
     def _credentials_secret(self, spec: TaskSpec) -> str | None:
@@ -211,7 +219,7 @@ class KubernetesJobLauncher:
         with self._lock:
             if self._made_secret is not None:
                 return self._made_secret
-            values = _store_credentials(spec)
+            values = _store_credentials(spec, self.stores(spec))
             if not values:
                 return None
             name = job_name(spec.run_id, "credentials", 0).removesuffix("-0")
@@ -289,7 +297,7 @@ class JobAttempt:
             try:
                 local.parent.mkdir(parents=True, exist_ok=True)
                 local.write_bytes(stored_spec[0])
-                Stores(self.spec.stores).upload(local, stored_spec[1])
+                self.launcher.stores(self.spec).upload(local, stored_spec[1])
             except Exception as error:  # no spec, no attempt: said as a launch failure, retried like one
                 self._end(AttemptOutcome(end="lost", kind=ErrorKind.LAUNCH_FAILED, message=f"could not store the task spec: {error}"))
                 return
@@ -382,17 +390,18 @@ class JobAttempt:
     def _end(self, outcome: AttemptOutcome) -> None:
         """End the attempt here (not from the watch): only if nothing else has ended it."""
         if self._claim():
-            self.launcher._forget(self.name)
-            self.on_end(outcome)
+            self._report(outcome)
 
     def _finish(self, condition: str | None, reason: str, message: str) -> None:
+        """Work out how the claimed attempt ended (after job_ended or job_gone), and say so."""
         try:
             outcome = self._outcome(condition, reason, message)
         except Exception as error:  # whatever went wrong, the engine hears of the attempt
             outcome = AttemptOutcome(end="lost", message=f"the outcome of Job {self.name} could not be read: {error}")
+        self._report(outcome)
+
+    def _report(self, outcome: AttemptOutcome) -> None:
         self.launcher._forget(self.name)
-        if self._timer is not None:
-            self._timer.cancel()
         self.on_end(outcome)
 
     def _outcome(self, condition: str | None, reason: str, message: str) -> AttemptOutcome:
@@ -429,7 +438,7 @@ class JobAttempt:
     def _result(self) -> TaskResult | None:
         local = Path(self.spec.result_path)
         try:
-            Stores(self.spec.stores).download(self.result_uri, local)
+            self.launcher.stores(self.spec).download(self.result_uri, local)
             return decode_result(local.read_bytes())
         except Exception as error:  # no result stored (the pod never ran, or died): the outcome says what is known
             log.debug("no result for %s at %s: %s", self.name, self.result_uri, error)
@@ -478,8 +487,6 @@ class JobAttempt:
     # The pod and its log.
 
     def _pods(self) -> list[dict[str, Any]]:
-        import json
-
         answer = self.launcher.core.list_namespaced_pod(
             self.namespace, label_selector=f"job-name={self.name}", _preload_content=False, _request_timeout=REQUEST_TIMEOUT
         )
@@ -555,7 +562,7 @@ class JobAttempt:
             with open(self.log_path, "rb") as whole, open(attempt_log, "wb") as own:
                 whole.seek(self._log_start)
                 own.write(whole.read())
-            Stores(self.spec.stores).upload(attempt_log, f"{self.spec.output_root}/{LOG_NAME}")
+            self.launcher.stores(self.spec).upload(attempt_log, f"{self.spec.output_root}/{LOG_NAME}")
         except Exception as error:  # the log stays in the task's folder; the attempt's outcome does not depend on it
             log.warning("could not copy the log of %s to the artifact store: %s", self.name, error)
 
@@ -580,10 +587,10 @@ def _waiting_reason(pod: dict[str, Any] | None) -> str:
     return ""
 
 
-def _store_credentials(spec: TaskSpec) -> dict[str, str]:
-    """The environment variables through which the run's artifact stores read their credentials, as this process has them."""
+def _store_credentials(spec: TaskSpec, stores: Stores) -> dict[str, str]:
+    """The environment variables through which the run's artifact store reads its credentials, as this process has them."""
     scheme = spec.output_root.partition("://")[0]  # the run's artifact store: no other store's credentials go to pods
-    names = getattr(type(Stores(spec.stores).for_uri(f"{scheme}://")), "credential_env", {})
+    names = getattr(type(stores.for_uri(f"{scheme}://")), "credential_env", {})
     return {variable: os.environ[variable] for variable in names.values() if os.environ.get(variable)}
 
 
