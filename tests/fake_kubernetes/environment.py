@@ -5,7 +5,9 @@ then `envFrom` (secretRef, configMapRef, with prefix), then `env` (value with `$
 configMapKeyRef, fieldRef, resourceFieldRef as written in the spec). A missing Secret, ConfigMap or key that is
 not `optional` holds the container back (CreateContainerConfigError) until it appears. Files cannot be put at
 container paths, so the container's terminationMessagePath is a file of the pod's on the host, substituted
-wherever the path appears in the command, args and env values; the kubelet reads it after exit.
+wherever the path appears in the command, args and env values; the kubelet reads it after exit. Likewise every path
+under one of the kubelet's `mapped_prefixes` (say `/tekton/`) is a path under the pod's folder on the host, so that a
+workflow controller's step can write files there (results, output parameters) for the controller to read after exit.
 """
 
 from __future__ import annotations
@@ -50,8 +52,18 @@ def expand(text: str, variables: Mapping[str, str]) -> str:
     return _VARIABLE.sub(replace, text)
 
 
+def host_path(workdir: str, path: str) -> str:
+    """Where a container path under a mapped prefix lives on the host: under the pod's folder."""
+    return os.path.join(workdir, "fs", path.lstrip("/"))
+
+
 def configure(
-    store: ObjectStore, pod: Obj, container: dict[str, Any], workdir: str, command_map: Mapping[str, str | Sequence[str]]
+    store: ObjectStore,
+    pod: Obj,
+    container: dict[str, Any],
+    workdir: str,
+    command_map: Mapping[str, str | Sequence[str]],
+    mapped_prefixes: Sequence[str] = (),
 ) -> Launch:
     """How to start the container: the command and args after `$(VAR)` expansion and `command_map`, and the environment.
     Raises ConfigError while a Secret or ConfigMap it needs is missing."""
@@ -72,9 +84,16 @@ def configure(
     # path appears in the command, args or env.
     message_path = str(container.get("terminationMessagePath") or "/dev/termination-log")
     host_message_path = os.path.join(workdir, "termination-log")
-    variables = {key: value.replace(message_path, host_message_path) for key, value in variables.items()}
-    words = [expand(str(word), variables).replace(message_path, host_message_path) for word in container.get("command") or []]
-    words += [expand(str(word), variables).replace(message_path, host_message_path) for word in container.get("args") or []]
+
+    def to_host(text: str) -> str:
+        text = text.replace(message_path, host_message_path)
+        for prefix in mapped_prefixes:
+            text = text.replace(prefix, host_path(workdir, prefix))
+        return text
+
+    variables = {key: to_host(value) for key, value in variables.items()}
+    words = [to_host(expand(str(word), variables)) for word in container.get("command") or []]
+    words += [to_host(expand(str(word), variables)) for word in container.get("args") or []]
     if not container.get("command"):  # the image's entrypoint would run: unknown here
         words = []
     mapped = command_map.get(words[0], words[0]) if words else []

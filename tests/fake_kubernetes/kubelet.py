@@ -7,6 +7,11 @@ the environment environment.py builds. Its stdout and stderr, interleaved, are t
 deletion sends SIGTERM, then SIGKILL after the grace period (at most `kill_grace_seconds`), writes the final
 status, then removes the pod. `restartPolicy` is always treated as Never. Volumes are not mounted, images are
 not pulled (an image can be made to fail to pull), and containers other than the first do not run.
+
+Workflow controllers (Argo, Tekton) read what a step wrote: paths under `mapped_prefixes` live in the pod's folder
+(environment.py), and each of `exit_hooks` is called once the container has exited, before the pod's final status
+is written, with the pod, a function from container paths to host paths, and the exit code; a hook may answer a new
+termination message (Tekton's entrypoint writes its results there) or None.
 """
 
 from __future__ import annotations
@@ -19,15 +24,20 @@ import subprocess
 import tempfile
 import threading
 import time
+import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .environment import POD_IP, ConfigError, configure, termination_message
+from .environment import POD_IP, ConfigError, configure, host_path, termination_message
 from .errors import ApiError
 from .logs import LogBuffer
 from .objects import Event, Obj, ObjectStore, rfc3339
 from .resources import PODS, Resource
+
+
+ExitHook = Callable[[Obj, Callable[[str], str], int], "str | None"]
+"""(pod, container path -> host path, exit code) -> a new termination message, or None to keep it."""
 
 
 class _Gone(Exception):
@@ -63,6 +73,8 @@ class Kubelet:
         self.kill_grace_seconds = kill_grace_seconds
         self.container_start_delay = container_start_delay
         self.failing_images: set[str] = set()
+        self.mapped_prefixes: list[str] = []
+        self.exit_hooks: list[ExitHook] = []
         self._runs: dict[str, _PodRun] = {}
         self._lock = threading.Lock()
         self._stopping = False
@@ -202,7 +214,7 @@ class Kubelet:
             return self._never_started(run, outcome, name)
         while True:  # a missing Secret or ConfigMap holds the container back until it appears
             try:
-                launch = configure(self.store, pod, container, run.workdir, self.command_map)
+                launch = configure(self.store, pod, container, run.workdir, self.command_map, self.mapped_prefixes)
                 break
             except ConfigError as error:
                 self._waiting(run, "CreateContainerConfigError", str(error))
@@ -210,6 +222,8 @@ class Kubelet:
                 if outcome:
                     return self._never_started(run, outcome, name)
                 pod = self._pod(run)
+        for prefix in self.mapped_prefixes:  # the folders a controller's entrypoint would have made (/tekton/results, ...)
+            os.makedirs(host_path(run.workdir, prefix), exist_ok=True)
         outcome = self._wait(run, self.container_start_delay, deadline) if self.container_start_delay else None
         if outcome:
             return self._never_started(run, outcome, name)
@@ -242,6 +256,15 @@ class Kubelet:
         reader.join(timeout=1)
         code = process.returncode if process.returncode >= 0 else 128 - process.returncode
         message = termination_message(launch.message_path, container, code, buffer)
+        for hook in self.exit_hooks:
+            try:
+                replaced = hook(self._pod(run), lambda path: host_path(run.workdir, path), code)
+            except _Gone:
+                raise
+            except Exception:  # a broken hook is the test's bug: show it, and let the pod end all the same
+                traceback.print_exc()
+                continue
+            message = message if replaced is None else replaced
         self._terminated(run, name, code, "Completed" if code == 0 else "Error", message, started_at, outcome)
 
     def _kill(self, run: _PodRun, process: subprocess.Popen[bytes], now: bool) -> None:

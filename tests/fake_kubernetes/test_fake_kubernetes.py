@@ -524,3 +524,35 @@ def test_stop_is_fast_and_leaves_no_process() -> None:
         started = time.monotonic()
     assert time.monotonic() - started < 1
     assert gone(pid)
+
+
+def test_mapped_paths_are_the_pods_own_and_exit_hooks_read_them(kube: FakeKubernetes) -> None:
+    """What workflow controllers build on: a step writes under a mapped prefix; a hook reads it after exit and may
+    replace the termination message (as Tekton's entrypoint writes results there)."""
+    read: dict[str, str] = {}
+
+    def hook(pod: dict[str, Any], host_path: Any, code: int) -> str:
+        with open(host_path("/tekton/results/answer")) as file:
+            read[pod["metadata"]["name"]] = file.read()
+        return f"exit {code}"
+
+    kube.kubelet.mapped_prefixes.append("/tekton/results/")
+    kube.kubelet.exit_hooks.append(hook)
+    for name in ("one", "two"):  # each pod has its own folder: no pod sees another's files
+        code = f"open('/tekton/results/answer', 'w').write('{name}')"
+        kube.create(
+            "v1",
+            "pods",
+            NS,
+            {
+                "metadata": {"name": name},
+                "spec": {
+                    "restartPolicy": "Never",
+                    "containers": [{"name": "main", "image": "python:3.12-slim", "command": ["python", "-c", code]}],
+                },
+            },
+        )
+    for name in ("one", "two"):
+        pod = kube.wait_for(lambda n=name: (p := kube.get("v1", "pods", NS, n)) and p.get("status", {}).get("phase") == "Succeeded" and p)
+        assert pod["status"]["containerStatuses"][0]["state"]["terminated"]["message"] == "exit 0"
+    assert read == {"one": "one", "two": "two"}
