@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import importlib
 import json
 import threading
 import time
@@ -41,6 +42,8 @@ class FakeKubernetes:
     - `container_start_delay`: how long each container stays `ContainerCreating` before it starts.
     - `bookmark_interval`: seconds of quiet after which a watch with `allowWatchBookmarks` gets a BOOKMARK.
     - `token`: the bearer token requests must carry (others get 401).
+    - `engines`: workflow controllers to run beside the Job controller, by name: "argo" (argo.py: Argo Workflows)
+      and "tekton" (tekton.py: Tekton Pipelines). Each is a simulator: see its module's docstring.
     """
 
     def __init__(
@@ -52,11 +55,13 @@ class FakeKubernetes:
         container_start_delay: float = 0.0,
         bookmark_interval: float = 1.0,
         token: str = "fake-kubernetes-token",
+        engines: Sequence[str] = (),
     ) -> None:
         self.token = token
         self.store = ObjectStore()
         self.kubelet = Kubelet(self.store, command_map, kill_grace_seconds, container_start_delay)
         self.jobs = JobController(self.store, backoff_base_seconds)
+        self.engines = {name: _engine(name)(self.store, self.kubelet) for name in engines}
         self.api = Api(self.store, self.kubelet, token, bookmark_interval)
         self._http = HttpServer(self.api)
         self._stopping = threading.Event()
@@ -68,6 +73,8 @@ class FakeKubernetes:
     def start(self) -> FakeKubernetes:
         self._http.start()
         self.jobs.start()
+        for engine in self.engines.values():
+            engine.start()
         self._informer.start()
         self._started = True
         return self
@@ -81,6 +88,8 @@ class FakeKubernetes:
         self.api.stop()
         self.kubelet.stop()
         self.jobs.stop()
+        for engine in self.engines.values():
+            engine.stop()
         self.store.wake()
         self._http.stop()
         self._informer.join(timeout=1)
@@ -99,6 +108,8 @@ class FakeKubernetes:
                 cursor = event.rv
                 self.kubelet.on_event(event)
                 self.jobs.on_event(event)
+                for engine in self.engines.values():
+                    engine.on_event(event)
             self.store.wait(cursor, 0.25)
 
     # Connecting.
@@ -218,3 +229,15 @@ class FakeKubernetes:
         """Pods whose first container uses `image` never start: they stay Pending, waiting with ErrImagePull and then
         ImagePullBackOff, as on a node that cannot pull it (a Job stays active until a deadline ends it)."""
         self.kubelet.failing_images.add(image)
+
+
+_ENGINES = {"argo": "tests.fake_kubernetes.argo:ArgoController", "tekton": "tests.fake_kubernetes.tekton:TektonController"}
+
+
+def _engine(name: str) -> type:
+    """A workflow controller class, `Controller(store, kubelet)` with `start()`, `stop()` and `on_event(event)`."""
+    if name not in _ENGINES:
+        raise ValueError(f"no workflow engine simulator named {name!r} (known: {', '.join(_ENGINES)})")
+    module, _, attribute = _ENGINES[name].partition(":")
+    engine: type = getattr(importlib.import_module(module), attribute)
+    return engine

@@ -35,7 +35,6 @@ from .logs import LogBuffer
 from .objects import Event, Obj, ObjectStore, rfc3339
 from .resources import PODS, Resource
 
-
 ExitHook = Callable[[Obj, Callable[[str], str], int], "str | None"]
 """(pod, container path -> host path, exit code) -> a new termination message, or None to keep it."""
 
