@@ -37,7 +37,7 @@ example: $(INSTALLED)
 
 # Regenerate the checked-in golden IR files and the IR's JSON Schema.
 golden: $(INSTALLED)
-	SLUICEWAY_UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q tests/test_examples.py tests/core/test_schema.py
+	SLUICEWAY_UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q tests/test_examples.py tests/core/test_schema.py tests/backends/argo/test_render.py tests/backends/tekton/test_render.py
 
 bench: $(INSTALLED)
 	$(BIN)/python -m pip install -q -e ".[bench]"

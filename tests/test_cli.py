@@ -52,6 +52,58 @@ def test_compile_asks_which_pipeline_when_there_are_several(tmp_path, cli):
     assert load(tmp_path / "out.json").name == "second"
 
 
+def test_compile_for_a_workflow_engine_writes_its_manifest_with_the_configured_settings(tmp_path, cli):
+    """`compile --target argo|tekton`: the engine's manifest, with the configuration's backend settings (here the
+    service account and runtime image of `backend`), or --image."""
+    import yaml
+
+    source = write(tmp_path, TWO_PIPELINES)
+    config = tmp_path / "sluiceway.yaml"
+    config.write_text("backend:\n  name: argo\n  image: registry.example/runtime:2\n  service_account: pipelines\n")
+    argo = cli("--config", str(config), "compile", f"{source}:first", "--target", "argo", "-o", str(tmp_path / "wf.yaml"))
+    assert argo.returncode == 0, argo.stderr
+    assert "an Argo Workflow" in argo.stdout
+    workflow = yaml.safe_load((tmp_path / "wf.yaml").read_text())
+    assert workflow["kind"] == "Workflow" and workflow["spec"]["serviceAccountName"] == "pipelines"
+    images = {t["container"]["image"] for t in workflow["spec"]["templates"] if "container" in t}
+    assert images == {"registry.example/runtime:2"}
+
+    tekton = cli("compile", f"{source}:second", "--target", "tekton", "--image", "rt:3", "-o", str(tmp_path / "pr.yaml"))
+    assert tekton.returncode == 0, tekton.stderr
+    pipeline_run = yaml.safe_load((tmp_path / "pr.yaml").read_text())
+    assert pipeline_run["kind"] == "PipelineRun"
+    assert pipeline_run["spec"]["pipelineSpec"]["tasks"][0]["taskSpec"]["steps"][0]["image"] == "rt:3"
+
+
+def test_compile_for_a_workflow_engine_says_what_is_missing_or_refused(tmp_path, cli):
+    source = write(tmp_path, TWO_PIPELINES)
+    no_image = cli("compile", f"{source}:first", "--target", "argo", "-o", str(tmp_path / "wf.yaml"), env={"SLUICEWAY_CONFIG": ""})
+    assert no_image.returncode == 1 and "Traceback" not in no_image.stderr
+    assert "needs `backend.image`" in no_image.stderr
+    nested = write(
+        tmp_path,
+        """
+        from sluiceway import dsl
+
+
+        @dsl.component
+        def echo(text: str) -> str:
+            return text
+
+
+        @dsl.pipeline(name="loops")
+        def loops():
+            with dsl.ParallelFor(["a"], name="outer"):
+                with dsl.ParallelFor(["b"], name="inner") as item:
+                    echo(text=item)
+        """,
+        name="loops.py",
+    )
+    refused = cli("compile", str(nested), "--target", "tekton", "--image", "rt", "-o", str(tmp_path / "pr.yaml"))
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert "cannot compile loops for tekton: ParallelFor 'inner' is inside ParallelFor 'outer'" in refused.stderr
+
+
 def test_compile_reports_validation_problems_without_a_traceback(tmp_path, cli):
     source = write(tmp_path, TWO_PIPELINES.replace('hello(name="again")', "hello(name=3)"))
     result = cli("compile", f"{source}:second", "-o", str(tmp_path / "out.yaml"))

@@ -47,7 +47,8 @@ def _modules_under(layer: str) -> list[Path]:
 # Code a layer's subpackages share, which each of them may import besides core and itself. It is a subpackage
 # of the layer like any other, so it may import core and itself only. sluiceway.stores.objects: the layout of
 # artifacts in a bucket and the checked, resumable transfers, the same for S3 and OSS (it imports no SDK).
-SHARED = {"stores": ("sluiceway.stores.objects",)}
+# sluiceway.backends.kube: the executor's pod and its names, the same for the k8s_job, argo and tekton backends.
+SHARED = {"stores": ("sluiceway.stores.objects",), "backends": ("sluiceway.backends.kube",)}
 
 
 def _allowed_for(path: Path) -> tuple[str, ...]:

@@ -19,6 +19,12 @@ import click
 from .. import __version__
 from ..core.errors import SluicewayError
 
+MANIFEST_TARGETS = {
+    "argo": ("an Argo Workflow", "sluiceway.backends.argo"),
+    "tekton": ("a Tekton PipelineRun", "sluiceway.backends.tekton"),
+}
+"""`compile --target`: what each target's manifest is, and the backend module whose `render_manifest` writes it."""
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -58,17 +64,50 @@ def cli(config_path: str | None) -> None:
 @cli.command("compile")
 @click.argument("source", metavar="FILE.py[:FUNC]")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Where to write the IR (.json for JSON, else YAML).")
-def compile_command(source: str, output: str) -> None:
-    """Compile the pipeline in FILE.py (the one @dsl.pipeline in it, or FUNC) to an IR file."""
+@click.option(
+    "--target",
+    type=click.Choice(sorted(MANIFEST_TARGETS)),
+    help="Write the workflow engine's own manifest instead of the IR: an Argo Workflow or a Tekton PipelineRun.",
+)
+@click.option(
+    "--image", help="With --target: the runtime image (Python and Sluiceway installed); default: the configuration's backend.image."
+)
+def compile_command(source: str, output: str, target: str | None, image: str | None) -> None:
+    """Compile the pipeline in FILE.py (the one @dsl.pipeline in it, or FUNC) to an IR file, or with --target to the
+    manifest a workflow engine runs (for GitOps)."""
     from ..core.serialize import dump
 
     pipeline = _load_pipeline(source)
     try:
-        dump(pipeline, output)
+        if target is None:
+            dump(pipeline, output)
+        else:
+            Path(output).write_text(_render_manifest(pipeline, target, image))
     except OSError as error:
         _fail(f"cannot write {output}: {error.strerror or error}")
     count = _count_tasks(pipeline)
-    click.echo(f"Wrote {output} ({pipeline.name}: {count} task{'' if count == 1 else 's'})")
+    what = f"{MANIFEST_TARGETS[target][0]}, " if target else ""
+    click.echo(f"Wrote {output} ({what}{pipeline.name}: {count} task{'' if count == 1 else 's'})")
+
+
+def _render_manifest(pipeline: Pipeline, target: str, image: str | None) -> str:
+    """The target engine's manifest of `pipeline`, as YAML, with the configuration's backend settings when its backend
+    is `target`; checked by the backend's linter."""
+    import importlib
+
+    from .. import config
+    from ..core.yaml_emitter import dumps
+
+    settings = config.load().backend
+    given = settings.launcher_settings() if settings.name == target else {}
+    if image:
+        given["image"] = image
+    module = importlib.import_module(MANIFEST_TARGETS[target][1])
+    try:
+        manifest = module.render_manifest(pipeline, given)
+    except SluicewayError as error:
+        _fail(f"cannot compile {pipeline.name} for {target}: {error}")
+    return str(dumps(manifest))
 
 
 def _run_settings(command: Callable[..., None]) -> Callable[..., None]:
@@ -532,3 +571,8 @@ def _count_tasks(pipeline: Pipeline) -> int:
 
 def main() -> None:
     cli()
+
+
+from .server_commands import server_command  # noqa: E402  (registered after the commands above, in its own module)
+
+cli.add_command(server_command)

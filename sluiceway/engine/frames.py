@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..core import ir
+from ..core.graph import Level, level
 from ..core.launcher import Attempt, AttemptRecord
 from ..core.lifecycle import TERMINAL_TASK_STATES, ErrorKind, SkipReason, TaskState
 from ..core.task_spec import InputBinding
-from .graph import Level, level
 
 
 @dataclass(eq=False)

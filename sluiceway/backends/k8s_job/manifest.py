@@ -13,76 +13,53 @@ artifact store (`result_uri`): a pod shares no files with the orchestrator.
 
 from __future__ import annotations
 
-import hashlib
 import math
-import re
-import shlex
-from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
 
 from ...core import ir
-from ...core.errors import SluicewayError
 from ...core.task_spec import TaskSpec, encode
+from ..kube.pods import (
+    ATTEMPT_LABEL,
+    GRACE_SECONDS,
+    RUN_LABEL,
+    STORES_ENV,
+    TASK_LABEL,
+    PodSettings,
+    executor_command,
+    hashed_name,
+    image_of,
+    label_value,
+    node_selector_of,
+    resources_of,
+    secret_env,
+    secret_mounts,
+    secret_volumes,
+)
 
-LABEL_PREFIX = "sluiceway.dev/"
-RUN_LABEL = LABEL_PREFIX + "run-id"
-TASK_LABEL = LABEL_PREFIX + "task"
-ATTEMPT_LABEL = LABEL_PREFIX + "attempt"
+__all__ = [
+    "ATTEMPT_LABEL",
+    "RUN_LABEL",
+    "STORES_ENV",
+    "TASK_LABEL",
+    "PodSettings",
+    "job_manifest",
+    "job_name",
+    "label_value",
+    "pod_spec_of",
+    "spec_uri_of",
+]
+
 SPEC_ENV = "SLUICEWAY_TASK_SPEC"
-STORES_ENV = "SLUICEWAY_TASK_STORES"
 SPEC_ENV_LIMIT = 64 * 1024
 """A larger task spec goes through the artifact store (`--spec-uri`): Linux takes at most 128 KiB per environment string."""
 CONTAINER = "main"
-DEFAULT_PYTHON_IMAGE = "python:3.11-slim"
-"""The dsl's default base image: a Python component that keeps it runs in the backend's runtime image instead."""
-MAX_NAME = 63
-"""Job names are label values (`job-name`): a DNS-1123 label."""
-GRACE_SECONDS = 5
-"""G of docs/explanation/semantics.md (TIME-2): between SIGTERM and SIGKILL, as on the local backend."""
-
-
-@dataclass(frozen=True)
-class PodSettings:
-    """What every Job of a run carries besides its task's own settings; the backend's configuration."""
-
-    namespace: str = "default"
-    image: str | None = None
-    """The runtime image: Python and Sluiceway installed. Python components with the default base image run in it."""
-    python: str = "python"
-    """The interpreter in the image."""
-    service_account: str | None = None
-    image_pull_secrets: tuple[str, ...] = ()
-    node_selector: dict[str, str] = field(default_factory=dict)
-    tolerations: tuple[dict[str, Any], ...] = ()
-    labels: dict[str, str] = field(default_factory=dict)
-    annotations: dict[str, str] = field(default_factory=dict)
-    ttl_seconds_after_finished: int = 3600
-    work_root: str = "/tmp/sluiceway"
-    """Where in the pod each attempt's files go (an emptyDir); a path of its own per attempt."""
-    credentials_secret: str | None = None
-    """A Secret whose keys become the executor's environment: the artifact store's credentials."""
 
 
 def job_name(run_id: str, task: str, attempt: int) -> str:
-    """`RUN-TASK-ATTEMPT` as a DNS-1123 label: lowercased, other characters as `-`, and when too long cut and ended
-    with a hash of the whole, so that two attempts never share a name."""
-    whole = f"{run_id}-{task}-{attempt}"
-    name = re.sub(r"[^a-z0-9-]+", "-", whole.lower()).strip("-")
-    if len(name) <= MAX_NAME and name == whole:
-        return name
-    digest = hashlib.sha256(whole.encode()).hexdigest()[:8]
-    return f"{name[: MAX_NAME - len(digest) - 1].rstrip('-')}-{digest}"
-
-
-def label_value(text: str) -> str:
-    """`text` as a label value (63 characters of `[A-Za-z0-9._-]`, alphanumeric at both ends); the annotations keep it whole."""
-    value = re.sub(r"[^A-Za-z0-9._-]+", "-", text)
-    if len(value) > MAX_NAME or value != text:
-        digest = hashlib.sha256(text.encode()).hexdigest()[:8]
-        value = f"{value[: MAX_NAME - len(digest) - 1]}-{digest}"
-    return value.strip("-_.") or hashlib.sha256(text.encode()).hexdigest()[:8]
+    """`RUN-TASK-ATTEMPT` as a DNS-1123 label, cut and hashed when too long, so that two attempts never share a name."""
+    return hashed_name(f"{run_id}-{task}-{attempt}")
 
 
 def pod_folder(spec: TaskSpec, settings: PodSettings) -> str:
@@ -109,17 +86,6 @@ def spec_uri_of(spec: TaskSpec) -> str:
     return f"{spec.output_root}/.sluiceway/spec.json"
 
 
-def image_of(component: ir.Component, settings: PodSettings) -> str:
-    implementation = component.implementation
-    if isinstance(implementation, ir.Container):
-        return implementation.image
-    if isinstance(implementation, ir.PythonFunction) and implementation.base_image != DEFAULT_PYTHON_IMAGE:
-        return implementation.base_image
-    if settings.image is None:
-        raise SluicewayError("the k8s_job backend needs `backend.image`: the runtime image, with Python and Sluiceway installed")
-    return settings.image
-
-
 def job_manifest(
     spec: TaskSpec,
     task_settings: ir.TaskSettings,
@@ -143,9 +109,9 @@ def job_manifest(
         "restartPolicy": "Never",
         "terminationGracePeriodSeconds": GRACE_SECONDS,
         "containers": [_container(spec, task_settings, settings, result_uri, spec_uri)],
-        "volumes": [{"name": "work", "emptyDir": {}}, *_secret_volumes(task_settings.secrets)],
+        "volumes": [{"name": "work", "emptyDir": {}}, *secret_volumes(task_settings.secrets)],
     }
-    node_selector = {**settings.node_selector, **task_settings.node_selector}
+    node_selector = node_selector_of(task_settings, settings)
     if node_selector:
         pod["nodeSelector"] = node_selector
     if settings.tolerations:
@@ -177,61 +143,21 @@ def _container(
         env: list[dict[str, Any]] = [{"name": SPEC_ENV, "value": encode(pod_spec_of(spec, settings, result_uri)).decode()}]
     else:  # the stores the spec names, to fetch the spec with (settings only: credentials come from the environment)
         env = [{"name": STORES_ENV, "value": msgspec.json.encode(spec.stores).decode()}]
-    for secret in task_settings.secrets:
-        env.extend(
-            {"name": variable, "valueFrom": {"secretKeyRef": {"name": secret.secret, "key": key}}} for variable, key in secret.env.items()
-        )
+    env.extend(secret_env(task_settings.secrets))
     container: dict[str, Any] = {
         "name": CONTAINER,
-        "image": image_of(spec.component, settings),
-        "command": _command(spec.component, settings, pod_folder(spec, settings), spec_uri),
+        "image": image_of(spec.component, settings, "k8s_job"),
+        "command": executor_command(spec.component, settings, pod_folder(spec, settings), _spec_args(spec_uri)),
         "env": env,
-        "volumeMounts": [
-            {"name": "work", "mountPath": settings.work_root},
-            *(
-                {"name": f"secret-{index}", "mountPath": secret.mount_path, "readOnly": True}
-                for index, secret in enumerate(task_settings.secrets)
-                if secret.mount_path
-            ),
-        ],
+        "volumeMounts": [{"name": "work", "mountPath": settings.work_root}, *secret_mounts(task_settings.secrets)],
     }
     if settings.credentials_secret:
         container["envFrom"] = [{"secretRef": {"name": settings.credentials_secret}}]
-    resources = _resources(task_settings.resources)
+    resources = resources_of(task_settings.resources)
     if resources:
         container["resources"] = resources
     return container
 
 
-def _command(component: ir.Component, settings: PodSettings, folder: str, spec_uri: str | None) -> list[str]:
-    executor = [settings.python, "-m", "sluiceway.executor", *(("--spec-env", SPEC_ENV) if spec_uri is None else ("--spec-uri", spec_uri))]
-    implementation = component.implementation
-    if not isinstance(implementation, ir.PythonFunction) or not implementation.packages_to_install:
-        return executor
-    # As KFP does, the packages are installed in the pod before the executor starts; into the attempt's own folder, on
-    # PYTHONPATH, since the image's user may not write the image's site-packages.
-    packages = f"{folder}/packages"
-    install = [settings.python, "-m", "pip", "install", "--quiet", "--no-warn-script-location", "--disable-pip-version-check"]
-    for index, url in enumerate(implementation.pip_index_urls):
-        install += ["--index-url" if index == 0 else "--extra-index-url", url]
-    install += ["--target", packages, *implementation.packages_to_install]
-    path = f'export PYTHONPATH={shlex.quote(packages)}"${{PYTHONPATH:+:$PYTHONPATH}}"'
-    return ["sh", "-c", f"{shlex.join(install)} && {path} && exec {shlex.join(executor)}"]
-
-
-def _resources(resources: ir.Resources) -> dict[str, dict[str, str]]:
-    requests = {"cpu": resources.cpu_request, "memory": resources.memory_request}
-    limits: dict[str, str | None] = {"cpu": resources.cpu_limit, "memory": resources.memory_limit}
-    if resources.accelerator_type and resources.accelerator_count:
-        limits[resources.accelerator_type] = str(resources.accelerator_count)  # e.g. nvidia.com/gpu: "1"
-    given = {"requests": _present(requests), "limits": _present(limits)}
-    return {kind: quantities for kind, quantities in given.items() if quantities}
-
-
-def _present(quantities: dict[str, str | None]) -> dict[str, str]:
-    return {name: value for name, value in quantities.items() if value is not None}
-
-
-def _secret_volumes(secrets: tuple[ir.SecretRef, ...]) -> list[dict[str, Any]]:
-    """A volume per mounted secret, named by its place in the task's list: secret names need not be volume names."""
-    return [{"name": f"secret-{index}", "secret": {"secretName": s.secret}} for index, s in enumerate(secrets) if s.mount_path]
+def _spec_args(spec_uri: str | None) -> list[str]:
+    return ["--spec-env", SPEC_ENV] if spec_uri is None else ["--spec-uri", spec_uri]

@@ -1,4 +1,4 @@
-"""What the engine needs to know about a graph before it runs: who waits for whom, per level.
+"""Who waits for whom in a graph, per level: what the engine schedules by and what Kubernetes backends render.
 
 A level is one list of nodes: a pipeline's top level, a branch, a loop body, an exit
 handler's body. Every reference a node makes, however deep inside it, is lifted to the
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ..core import ir
+from . import ir
 
 
 @dataclass(frozen=True)
@@ -108,3 +108,28 @@ def _argument_producers(arguments: object) -> Iterator[tuple[str, str]]:
             yield argument.task, "data"
         elif isinstance(argument, ir.CollectedRef):
             yield argument.task, "collect"
+
+
+def cycle_in(upstream: dict[str, set[str]]) -> list[str]:
+    """A cycle in a graph given as node -> the nodes it waits for, as a path of names; empty if there is none (for
+    the backends' linters, which check the engine objects they render)."""
+    state: dict[str, int] = {}  # 1: on the current path; 2: done
+
+    def visit(node: str, path: list[str]) -> list[str]:
+        state[node] = 1
+        for before in sorted(upstream.get(node, ())):
+            if state.get(before) == 1:
+                return [*path[path.index(before) :], before] if before in path else [node, before]
+            if before not in state:
+                found = visit(before, [*path, before])
+                if found:
+                    return found
+        state[node] = 2
+        return []
+
+    for start in sorted(upstream):
+        if start not in state:
+            found = visit(start, [start])
+            if found:
+                return found
+    return []
