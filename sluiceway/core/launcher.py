@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import IO, Literal, Protocol
+from typing import IO, Literal, Protocol, runtime_checkable
 
-from .ir import Record, TaskSettings
+from .ir import Pipeline, Record, TaskSettings
 from .lifecycle import ErrorKind
-from .task_spec import TaskResult, TaskSpec
+from .task_spec import StoreRef, TaskResult, TaskSpec
+from .tickets import Decision
 
 AttemptEnd = Literal["finished", "timed_out", "cancelled", "lost"]
 
@@ -104,3 +105,31 @@ def tee_lines(lines: Iterable[bytes], log: IO[bytes], echo: IO[str] | None, task
         if echo is not None:
             echo.write(f"[{task}] {line.decode(errors='replace')}")
             echo.flush()
+
+
+class RunContext(Record, frozen=True):
+    """What a launcher that submits the whole run (a workflow engine's) needs to know of it before it starts."""
+
+    run_id: str
+    pipeline: Pipeline
+    artifact_root: str
+    stores: dict[str, StoreRef | str]
+    timeout_seconds: float | None = None
+    exit_timeout_seconds: float = 0.0
+    max_parallel: int | None = None
+
+
+@runtime_checkable
+class WorkflowLauncher(Launcher, Protocol):
+    """A launcher whose backend runs the whole run as one object of a workflow engine (Argo, Tekton): the engine
+    starts pods, Sluiceway's engine decides what each does (core/tickets.py). Besides launching attempts, it is told
+    when the run begins and of every decision made without an attempt."""
+
+    def begin(self, run: RunContext) -> None:
+        """Submit the run's engine object; raise SluicewayError if the workflow engine refuses it."""
+
+    def decided(self, instance: str, decision: Decision) -> None:
+        """The engine decided `instance` (see Decision); its pods, started or to come, must do as it says."""
+
+    def cancel_run(self, *, force: bool = False) -> None:
+        """The run is being cancelled: stop the engine object, letting its exit handlers run unless `force`."""

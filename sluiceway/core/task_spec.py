@@ -17,6 +17,8 @@ import msgspec
 
 from .ir import Component, Record
 
+STORES_ENV = "SLUICEWAY_TASK_STORES"
+"""The artifact stores (JSON of scheme -> StoreRef, settings only) an executor in a pod uses before it has its spec."""
 MAX_VALUE_BYTES = 3 * 1024
 """Output values larger than this, JSON-encoded, travel through the artifact store."""
 

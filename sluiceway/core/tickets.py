@@ -25,7 +25,9 @@ OUTPUTS_DIR = "/tmp/sluiceway/outputs"
 BRANCH_OUTPUT = "branch"
 """A condition driver's output: the index of the branch taken, or `none`."""
 ITERATIONS_OUTPUT = "iterations"
-"""A loop driver's output: the JSON list of iteration indices (`[]` for an empty loop)."""
+"""A loop driver's output: the JSON list of iteration indices, as strings (`[]` for an empty loop)."""
+EMPTY_OUTPUT = "empty"
+"""A loop driver's output: `true` when the loop has no iterations (Tekton skips an empty loop's body on it)."""
 
 
 class Decision(Record, frozen=True):

@@ -21,10 +21,11 @@ import msgspec
 
 from ..core import ir, types
 from ..core.errors import SluicewayError
-from ..core.launcher import AttemptOutcome, AttemptRecord, Launcher
+from ..core.launcher import AttemptOutcome, AttemptRecord, Launcher, RunContext, WorkflowLauncher
 from ..core.lifecycle import RUN_TRANSITIONS, TASK_TRANSITIONS, ErrorKind, RunState, SkipReason, TaskState
 from ..core.stores import CacheStore, Stores
 from ..core.task_spec import ArtifactRef, FinalStatus, InputBinding, StoreRef, TaskSpec, encode
+from ..core.tickets import BRANCH_OUTPUT, EMPTY_OUTPUT, ITERATIONS_OUTPUT, Decision
 from .caching import cache_key, cache_parts
 from .conditions import ConditionError, compare
 from .frames import Frame, Instance
@@ -102,6 +103,8 @@ class Engine:
         self.pipeline = pipeline
         self.run_id = run_id
         self.launcher = launcher
+        self.workflow = launcher if isinstance(launcher, WorkflowLauncher) else None
+        """The launcher, when a workflow engine starts the pods and must hear every decision (core/tickets.py)."""
         self.run_dir = run_dir
         self.artifact_root = artifact_root.rstrip("/")
         self.stores_by_scheme = stores or {}
@@ -151,6 +154,8 @@ class Engine:
             self.launcher.close()
 
     def _run(self) -> RunReport:
+        if self.workflow is not None and not self._submit(self.workflow):
+            return RunReport(self.run_id, self.state, {}, {}, self.error_kind, self.message)
         self._set_run(RunState.RUNNING)
         if self.timeout_seconds is not None:
             self._timers.append((time.monotonic() + self.timeout_seconds, self._deadline_passes))
@@ -177,6 +182,26 @@ class Engine:
             self._set_run(RunState.FAILED if failed else RunState.SUCCEEDED)
         tasks = {i.id: i for i in self.root.walk()}
         return RunReport(self.run_id, self.state, tasks, self._pipeline_outputs(), self.error_kind, self.message)
+
+    def _submit(self, workflow: WorkflowLauncher) -> bool:
+        """Hand the run to the workflow engine; False if it refused it (the run is then FAILED: `refuse`, ST-2)."""
+        try:
+            workflow.begin(
+                RunContext(
+                    run_id=self.run_id,
+                    pipeline=self.pipeline,
+                    artifact_root=self.artifact_root,
+                    stores=self.stores_by_scheme,
+                    timeout_seconds=self.timeout_seconds,
+                    exit_timeout_seconds=self.exit_timeout_seconds,
+                    max_parallel=self.max_parallel,
+                )
+            )
+        except SluicewayError as error:
+            self.error_kind, self.message = ErrorKind.LAUNCH_FAILED, f"the workflow engine refused the run: {error}"
+            self._set_run(RunState.FAILED)
+            return False
+        return True
 
     def _pipeline_outputs(self) -> dict[str, InputBinding]:
         """The pipeline's outputs whose producers produced them."""
@@ -389,6 +414,7 @@ class Engine:
             if index != chosen:
                 for skipped in child.instances.values():
                     self._set_task(skipped, T.SKIPPED, SkipReason.CONDITION, f"condition '{condition.name}' chose another branch")
+        instance.driver_outputs = {BRANCH_OUTPUT: "none" if chosen is None else str(chosen)}
         if chosen is None:  # CND-2
             self._set_task(instance, T.SKIPPED, SkipReason.CONDITION, f"no branch of condition '{condition.name}' holds")
         else:
@@ -399,7 +425,7 @@ class Engine:
         if not isinstance(items, list):
             raise _Broken(f"ParallelFor '{loop.name}' needs a list, got {type(items).__name__}")
         if not items:
-            raise _Skip(SkipReason.EMPTY_LOOP, f"ParallelFor '{loop.name}' has no items")
+            raise _Skip(SkipReason.EMPTY_LOOP, f"ParallelFor '{loop.name}' has no items")  # the driver's outputs by default
         for node in loop.nodes:  # LOOP-5, before any iteration opens
             total = self._loop_instances.get(id(node), 0) + len(items)
             if total > self.max_instances:
@@ -410,6 +436,7 @@ class Engine:
         for node in loop.nodes:
             self._loop_instances[id(node)] = self._loop_instances.get(id(node), 0) + len(items)
         instance.pending_items = list(enumerate(items))
+        instance.driver_outputs = {ITERATIONS_OUTPUT: json.dumps([str(index) for index in range(len(items))]), EMPTY_OUTPUT: "false"}
         self._set_task(instance, T.RUNNING)
         self._open_iterations(instance, loop)
 
@@ -536,6 +563,8 @@ class Engine:
             return
         self.cancelling = True
         self._set_run(RunState.CANCELLING)
+        if self.workflow is not None:
+            self.workflow.cancel_run()
         for instance in self.root.walk():
             if instance.state in (T.PENDING, T.RUNNING):
                 self._wake(instance)
@@ -549,6 +578,8 @@ class Engine:
     def _abandon(self) -> None:
         self._begin_cancel()
         self.abandoning = True
+        if self.workflow is not None:
+            self.workflow.cancel_run(force=True)
         for instance in self.root.walk():
             if instance.attempt is not None:
                 instance.attempt.cancel(force=True)
@@ -776,6 +807,21 @@ class Engine:
             instance.message = message
         for observer in self.observers:
             observer.task_changed(self.run_id, instance)
+        if self.workflow is not None and (instance.done or instance.driver_outputs):
+            self._tell_workflow(self.workflow, instance)
+
+    def _tell_workflow(self, workflow: WorkflowLauncher, instance: Instance) -> None:
+        """What the pods of `instance` must do, when the engine decided it without (another) attempt."""
+        node = instance.node
+        outputs = instance.driver_outputs
+        if not outputs and isinstance(node, ir.Condition):  # decided before it started: no branch
+            outputs = {BRANCH_OUTPUT: "none"}
+        elif not outputs and isinstance(node, ir.Loop):
+            outputs = {ITERATIONS_OUTPUT: "[]", EMPTY_OUTPUT: "true"}
+        decision = Decision(
+            state=instance.state.value, exit_code=1 if instance.state == T.FAILED else 0, outputs=outputs, message=instance.message
+        )
+        workflow.decided(instance.id, decision)
 
     def _finished(self, instance: Instance) -> None:
         """Wake what may now be decided: the nodes that wait for it, and its group when its frame is done."""

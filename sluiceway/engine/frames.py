@@ -49,6 +49,8 @@ class Instance:
     """For an exit handler: the frame running its exit task."""
     open_frames: int = 0
     """How many of `frames` still have unfinished nodes."""
+    driver_outputs: dict[str, str] = field(default_factory=dict)
+    """For a condition or loop on a workflow engine: what its driver step writes (the branch taken, the iterations)."""
 
     @property
     def done(self) -> bool:

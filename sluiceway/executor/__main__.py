@@ -3,8 +3,9 @@
 `python -m sluiceway.executor --spec-env NAME` reads the spec from the environment variable NAME
 instead (a Kubernetes pod's, where no file is shared with the orchestrator); `--spec-uri URI` from
 the artifact store (a spec too large for the environment), with the stores that the JSON in
-$SLUICEWAY_TASK_STORES names. `python -m
-sluiceway.executor --serve FD` is the fork server the local launcher uses; see forkserver.py.
+$SLUICEWAY_TASK_STORES names; `--ticket URI --retry N --outputs DIR` waits for what the run's engine decided for a
+workflow engine's pod (Argo, Tekton; see ticket.py). `python -m sluiceway.executor --serve FD` is the fork server the
+local launcher uses; see forkserver.py.
 
 Exit status: 0 the attempt succeeded; 1 the component failed (its code raised, or its
 command exited non-zero); 2 the task spec is unusable; 3 the component broke its output
@@ -21,9 +22,13 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..core.stores import Stores
-    from ..core.task_spec import TaskError, TaskResult
+    from ..core.task_spec import TaskError, TaskResult, TaskSpec
 
 EXIT_CODES = {"user_code": 1, "spec": 2, "outputs": 3}
+USAGE = (
+    "usage: python -m sluiceway.executor SPEC.json | --spec-env NAME | --spec-uri URI"
+    " | --ticket URI --retry N [--outputs DIR] [--outputs-limit BYTES] [--wait-seconds S]"
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
         from .forkserver import main as serve
 
         return serve(int(args[1]))
+    if args[:1] == ["--ticket"]:
+        return _run_ticket(args)
     from_env = len(args) == 2 and args[0] == "--spec-env"
     stores: Stores | None = None  # made once per process: an object store's SDK client is costly to make
     if len(args) == 2 and args[0] == "--spec-uri":
@@ -40,12 +47,12 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_CODES["spec"]
         args, stores = [str(fetched[0])], fetched[1]
     elif not from_env and (len(args) != 1 or args[0].startswith("-")):
-        print("usage: python -m sluiceway.executor SPEC.json | --spec-env NAME | --spec-uri URI", file=sys.stderr)
+        print(USAGE, file=sys.stderr)
         return EXIT_CODES["spec"]
     import msgspec
 
     from ..core.stores import Stores
-    from ..core.task_spec import decode_spec, encode
+    from ..core.task_spec import decode_spec
     from .run import run_task
 
     where = f"in the environment variable {args[1]}" if from_env else args[0]
@@ -61,6 +68,13 @@ def main(argv: list[str] | None = None) -> int:
     result = run_task(spec, stores)
     if spec.values_dir:
         _write_values(Path(spec.values_dir), result)
+    return _commit(spec, stores, result)
+
+
+def _commit(spec: TaskSpec, stores: Stores, result: TaskResult) -> int:
+    """Write the result (and store it, for an orchestrator that shares no files with the task); the exit status."""
+    from ..core.task_spec import encode
+
     _write_atomically(Path(spec.result_path), encode(result))
     if spec.result_uri and not _store_result(stores, Path(spec.result_path), spec.result_uri):
         return EXIT_CODES["spec"]
@@ -68,6 +82,30 @@ def main(argv: list[str] | None = None) -> int:
         _report(spec.task, spec.attempt, result.error)
         return EXIT_CODES.get(result.error.kind, 1)
     return 0
+
+
+def _run_ticket(argv: list[str]) -> int:
+    """A workflow engine's pod: run the attempt the engine launched, or apply its decision (ticket.py)."""
+    from ..core.tickets import Decision
+    from . import ticket
+    from .run import run_task
+
+    args = ticket.parse(argv)
+    if args is None:
+        print(USAGE, file=sys.stderr)
+        return EXIT_CODES["spec"]
+    try:
+        stores = ticket.stores_from_environment()
+        got = ticket.wait_for_ticket(args, stores)
+    except Exception as error:  # any store or ticket failure: the pod cannot know what to do
+        print(f"sluiceway executor: {error}", file=sys.stderr)
+        return EXIT_CODES["spec"]
+    if isinstance(got, Decision):
+        return ticket.apply_decision(got, args)
+    spec = ticket.pod_spec(got, args)
+    result = run_task(spec, stores)
+    ticket.write_outputs(result, spec.result_uri, args)
+    return _commit(spec, stores, result)
 
 
 def _report(task: str, attempt: int, error: TaskError) -> None:
@@ -81,13 +119,10 @@ def _fetch_spec(uri: str) -> tuple[Path, Stores] | None:
     $SLUICEWAY_TASK_STORES names; and those stores."""
     import tempfile
 
-    import msgspec
-
-    from ..core.stores import Stores
-    from ..core.task_spec import StoreRef
+    from .ticket import stores_from_environment
 
     try:
-        stores = Stores(msgspec.json.decode(os.environ.get("SLUICEWAY_TASK_STORES") or "{}", type=dict[str, StoreRef | str]))
+        stores = stores_from_environment()
         local = Path(tempfile.mkdtemp(prefix="sluiceway-spec-")) / "spec.json"
         stores.download(uri, local)
     except Exception as error:  # any store failure: the spec cannot be had

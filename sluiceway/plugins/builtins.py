@@ -10,6 +10,8 @@ from .registry import Registrar
 def register_backends(register: Registrar) -> None:
     register.add("local", "sluiceway.backends.local:LocalLauncher", description="Each task as a process on this machine")
     register.add("k8s_job", "sluiceway.backends.k8s_job:KubernetesJobLauncher", description="Each task as a Kubernetes Job (extra k8s)")
+    register.add("argo", "sluiceway.backends.argo:ArgoLauncher", description="Each run as an Argo Workflow (extra argo)")
+    register.add("tekton", "sluiceway.backends.tekton:TektonLauncher", description="Each run as a Tekton PipelineRun (extra tekton)")
 
 
 @hookimpl

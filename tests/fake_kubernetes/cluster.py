@@ -42,8 +42,8 @@ class FakeKubernetes:
     - `container_start_delay`: how long each container stays `ContainerCreating` before it starts.
     - `bookmark_interval`: seconds of quiet after which a watch with `allowWatchBookmarks` gets a BOOKMARK.
     - `token`: the bearer token requests must carry (others get 401).
-    - `engines`: workflow controllers to run beside the Job controller, by name: "argo" (argo.py: Argo Workflows)
-      and "tekton" (tekton.py: Tekton Pipelines). Each is a simulator: see its module's docstring.
+    - `engines`: workflow controllers to run beside the Job controller, by name: "argo" (argo/: Argo Workflows)
+      and "tekton" (tekton/: Tekton Pipelines). Each is a simulator: see its package docstring.
     """
 
     def __init__(

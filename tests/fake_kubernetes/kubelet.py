@@ -11,7 +11,8 @@ not pulled (an image can be made to fail to pull), and containers other than the
 Workflow controllers (Argo, Tekton) read what a step wrote: paths under `mapped_prefixes` live in the pod's folder
 (environment.py), and each of `exit_hooks` is called once the container has exited, before the pod's final status
 is written, with the pod, a function from container paths to host paths, and the exit code; a hook may answer a new
-termination message (Tekton's entrypoint writes its results there) or None.
+termination message (Tekton's entrypoint writes its results there), a new message and exit code (the entrypoint
+fails a step whose results do not fit), or None.
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ from .logs import LogBuffer
 from .objects import Event, Obj, ObjectStore, rfc3339
 from .resources import PODS, Resource
 
-ExitHook = Callable[[Obj, Callable[[str], str], int], "str | None"]
-"""(pod, container path -> host path, exit code) -> a new termination message, or None to keep it."""
+ExitHook = Callable[[Obj, Callable[[str], str], int], "str | tuple[str, int] | None"]
+"""(pod, container path -> host path, exit code) -> a new termination message (and exit code), or None to keep them."""
 
 
 class _Gone(Exception):
@@ -263,7 +264,10 @@ class Kubelet:
             except Exception:  # a broken hook is the test's bug: show it, and let the pod end all the same
                 traceback.print_exc()
                 continue
-            message = message if replaced is None else replaced
+            if isinstance(replaced, tuple):
+                message, code = replaced
+            elif replaced is not None:
+                message = replaced
         self._terminated(run, name, code, "Completed" if code == 0 else "Error", message, started_at, outcome)
 
     def _kill(self, run: _PodRun, process: subprocess.Popen[bytes], now: bool) -> None:

@@ -78,7 +78,7 @@ def test_registered_targets_load_lazily_and_say_when_they_cannot(site: Path, mon
     manager = PluginManager()
     backend = manager.registry.get("backend", "acme")
     assert backend.load().__name__ == "AcmeBackend"
-    with pytest.raises(PluginError, match=r"no backend named 'nope' is installed \(installed: acme, k8s_job, local\)"):
+    with pytest.raises(PluginError, match=r"no backend named 'nope' is installed \(installed: acme, argo, k8s_job, local, tekton\)"):
         manager.registry.get("backend", "nope")
 
 
@@ -124,8 +124,10 @@ def test_observer_hooks_hear_a_real_run(site: Path, tmp_path: Path):
 def test_the_built_in_backend_and_stores_are_registered():
     registry = PluginManager(load_entry_points=False).registry
     assert [(e.kind, e.name) for e in registry.all()] == [
+        ("backend", "argo"),
         ("backend", "k8s_job"),
         ("backend", "local"),
+        ("backend", "tekton"),
         ("metadata_store", "sql"),
         ("artifact_store", "file"),
         ("artifact_store", "oss"),
@@ -133,4 +135,6 @@ def test_the_built_in_backend_and_stores_are_registered():
     ]
     assert registry.get("artifact_store", "s3").load().__name__ == "S3ArtifactStore"
     assert registry.get("artifact_store", "oss").load().__name__ == "OssArtifactStore"
+    assert registry.get("backend", "argo").load().__name__ == "ArgoLauncher"
+    assert registry.get("backend", "tekton").load().__name__ == "TektonLauncher"
     assert registry.get("backend", "local").load().__name__ == "LocalLauncher"

@@ -6,19 +6,11 @@ from typing import Any
 
 from ...core import ir
 from ..kube.pods import PodSettings
+from .launcher import ArgoLauncher, checked_workflow
 from .lint import lint
-from .render import ArgoRefusal, Submission, render_workflow
+from .render import ArgoRefusal, render_workflow
 
-__all__ = ["ArgoRefusal", "Submission", "checked_workflow", "lint", "render_manifest", "render_workflow"]
-
-
-def checked_workflow(pipeline: ir.Pipeline, settings: PodSettings, submission: Submission | None = None) -> dict[str, Any]:
-    """The Workflow of `pipeline`, refused (ArgoRefusal) if Argo would reject it: see lint.py."""
-    workflow = render_workflow(pipeline, settings, submission)
-    problems = lint(workflow)
-    if problems:
-        raise ArgoRefusal(f"Argo would reject the Workflow of pipeline '{pipeline.name}': " + "; ".join(problems))
-    return workflow
+__all__ = ["ArgoLauncher", "ArgoRefusal", "checked_workflow", "lint", "render_manifest", "render_workflow"]
 
 
 def render_manifest(pipeline: ir.Pipeline, backend_settings: dict[str, Any]) -> dict[str, Any]:

@@ -41,6 +41,7 @@ from ..kube.pods import (
     secret_volumes,
     ticket_container,
 )
+from ..kube.workflow import Submission
 
 API_VERSION = "argoproj.io/v1alpha1"
 PIPELINE_LABEL = "sluiceway.dev/pipeline"
@@ -57,18 +58,6 @@ DRIVER, BODY = "driver", "body"
 
 class ArgoRefusal(SluicewayError):
     """The pipeline uses a feature the argo backend cannot express (docs/reference/backends.md lists them)."""
-
-
-@dataclass(frozen=True)
-class Submission:
-    """What a run fills in: its Workflow's name, its tickets root and stores, and its run settings."""
-
-    run_id: str
-    name: str
-    tickets_root: str
-    stores_json: str
-    timeout_seconds: float | None = None
-    max_parallel: int | None = None
 
 
 def render_workflow(pipeline: ir.Pipeline, settings: PodSettings, submission: Submission | None = None) -> dict[str, Any]:
@@ -274,7 +263,7 @@ class _Renderer:
         self, component: ir.Component | None, settings: ir.TaskSettings, retry: list[str], instance: str | None = None
     ) -> dict[str, Any]:
         where = "{{inputs.parameters.instance}}" if instance is None else instance
-        args = ["--ticket", f"{{{{workflow.parameters.{TICKETS_PARAMETER}}}}}/{where}", *retry, "--outputs", OUTPUTS_DIR]
+        args = ["--ticket", f"{{{{workflow.parameters.{TICKETS_PARAMETER}}}}}/{where}", *retry, "--outputs", f"{OUTPUTS_DIR}/"]
         stores = f"{{{{workflow.parameters.{STORES_PARAMETER}}}}}"
         return ticket_container(component, settings, self.settings, backend="argo", executor_args=args, stores=stores)
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -24,13 +23,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any
 
-from ...core.errors import SluicewayError
 from ...core.ir import TaskSettings
 from ...core.launcher import AttemptOutcome, tee_lines
 from ...core.lifecycle import ErrorKind
 from ...core.stores import Stores
 from ...core.task_spec import TaskResult, TaskSpec, decode_result, encode
-from .client import api_client, describe_api_error, is_retryable
+from ..kube.client import api_client, describe_api_error, is_retryable
+from ..kube.credentials import delete_run_secret, make_run_secret, store_credentials
+from ..kube.watch import ResourceWatch
 from .manifest import (
     CONTAINER,
     RUN_LABEL,
@@ -42,7 +42,6 @@ from .manifest import (
     pod_spec_of,
     spec_uri_of,
 )
-from .watch import JobWatch
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +113,7 @@ class KubernetesJobLauncher:
         self.core = k8s.CoreV1Api(self._client)
         self._attempts: dict[str, JobAttempt] = {}
         self._lock = threading.Lock()
-        self._watch: JobWatch | None = None
+        self._watch: ResourceWatch | None = None
         self._made_secret: str | None = None
         self._stores: Stores | None = None
         self._work = ThreadPoolExecutor(max_workers=8, thread_name_prefix="sluiceway-k8s")
@@ -153,10 +152,7 @@ class KubernetesJobLauncher:
         if watch is not None:
             watch.stop()
         if secret is not None:
-            try:
-                self.core.delete_namespaced_secret(secret, self.settings.namespace)
-            except Exception as error:  # the run is over; a Secret left behind is named in the log
-                log.warning("could not delete the Secret %s: %s", secret, describe_api_error(error))
+            delete_run_secret(self.core, self.settings.namespace, secret)
         self._work.shutdown(wait=False)
 
     # The watch.
@@ -165,8 +161,9 @@ class KubernetesJobLauncher:
         with self._lock:
             if self._watch is not None:
                 return
-            self._watch = JobWatch(
-                self.batch,
+            self._watch = ResourceWatch(
+                self.batch.list_namespaced_job,
+                "Jobs",
                 self.settings.namespace,
                 f"{RUN_LABEL}={label_value(run_id)}",
                 self._on_event,
@@ -212,37 +209,16 @@ class KubernetesJobLauncher:
     # Credentials.
 
     def _credentials_secret(self, spec: TaskSpec) -> str | None:
-        """The Secret that gives pods the artifact store's credentials: the configured one, or one made for the run from
-        the credentials this process has (never written into a Job, where anyone who may read Jobs would see them)."""
+        """The Secret that gives pods the artifact store's credentials: the configured one, or one made for the run
+        (kube/credentials.py)."""
         if self.settings.credentials_secret is not None:
             return self.settings.credentials_secret
         with self._lock:
-            if self._made_secret is not None:
-                return self._made_secret
-            values = _store_credentials(spec, self.stores(spec))
-            if not values:
-                return None
-            name = job_name(spec.run_id, "credentials", 0).removesuffix("-0")
-            body = {
-                "apiVersion": "v1",
-                "kind": "Secret",
-                "metadata": {"name": name, "labels": {RUN_LABEL: label_value(spec.run_id)}},
-                "type": "Opaque",
-                "stringData": values,
-            }
-            try:
-                try:
-                    self.core.create_namespaced_secret(self.settings.namespace, body, _request_timeout=REQUEST_TIMEOUT)
-                except Exception as error:
-                    if getattr(error, "status", None) != 409:
-                        raise
-                    # Left by an earlier process of this run (`runs retry`): its credentials may be stale.
-                    self.core.replace_namespaced_secret(name, self.settings.namespace, body, _request_timeout=REQUEST_TIMEOUT)
-            except Exception as error:
-                message = f"could not create the Secret {name} for the artifact store's credentials: {describe_api_error(error)}"
-                raise SluicewayError(message) from None
-            self._made_secret = name
-            return name
+            if self._made_secret is None:
+                values = store_credentials(spec.output_root.partition("://")[0], self.stores(spec))
+                if values:
+                    self._made_secret = make_run_secret(self.core, self.settings.namespace, spec.run_id, values)
+            return self._made_secret
 
 
 class JobAttempt:
@@ -585,13 +561,6 @@ def _waiting_reason(pod: dict[str, Any] | None) -> str:
         if waiting and waiting.get("reason") not in (None, "ContainerCreating"):
             return f"{waiting['reason']}: {waiting.get('message', '')}".rstrip(": ")
     return ""
-
-
-def _store_credentials(spec: TaskSpec, stores: Stores) -> dict[str, str]:
-    """The environment variables through which the run's artifact store reads its credentials, as this process has them."""
-    scheme = spec.output_root.partition("://")[0]  # the run's artifact store: no other store's credentials go to pods
-    names = getattr(type(stores.for_uri(f"{scheme}://")), "credential_env", {})
-    return {variable: os.environ[variable] for variable in names.values() if os.environ.get(variable)}
 
 
 def _timer(seconds: float, action: Callable[..., None], *arguments: Any) -> threading.Timer:

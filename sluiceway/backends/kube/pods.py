@@ -15,13 +15,14 @@ from typing import Any
 
 from ...core import ir
 from ...core.errors import SluicewayError
+from ...core.task_spec import STORES_ENV
+
+__all__ = ["STORES_ENV", "PodSettings", "hashed_name", "label_value", "ticket_container"]
 
 LABEL_PREFIX = "sluiceway.dev/"
 RUN_LABEL = LABEL_PREFIX + "run-id"
 TASK_LABEL = LABEL_PREFIX + "task"
 ATTEMPT_LABEL = LABEL_PREFIX + "attempt"
-STORES_ENV = "SLUICEWAY_TASK_STORES"
-"""The artifact stores (settings only, as JSON) an executor uses before it has its task spec."""
 DEFAULT_PYTHON_IMAGE = "python:3.11-slim"
 """The dsl's default base image: a Python component that keeps it runs in the backend's runtime image instead."""
 MAX_NAME = 63

@@ -6,19 +6,11 @@ from typing import Any
 
 from ...core import ir
 from ..kube.pods import PodSettings
+from .launcher import TektonLauncher, checked_pipeline_run
 from .lint import lint
-from .render import Submission, TektonRefusal, render_pipeline_run
+from .render import TektonRefusal, render_pipeline_run
 
-__all__ = ["Submission", "TektonRefusal", "checked_pipeline_run", "lint", "render_manifest", "render_pipeline_run"]
-
-
-def checked_pipeline_run(pipeline: ir.Pipeline, settings: PodSettings, submission: Submission | None = None) -> dict[str, Any]:
-    """The PipelineRun of `pipeline`, refused (TektonRefusal) if Tekton would reject it: see lint.py."""
-    pipeline_run = render_pipeline_run(pipeline, settings, submission)
-    problems = lint(pipeline_run)
-    if problems:
-        raise TektonRefusal(f"Tekton would reject the PipelineRun of pipeline '{pipeline.name}': " + "; ".join(problems))
-    return pipeline_run
+__all__ = ["TektonLauncher", "TektonRefusal", "checked_pipeline_run", "lint", "render_manifest", "render_pipeline_run"]
 
 
 def render_manifest(pipeline: ir.Pipeline, backend_settings: dict[str, Any]) -> dict[str, Any]:

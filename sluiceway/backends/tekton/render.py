@@ -30,7 +30,7 @@ from typing import Any
 from ...core import ir, types
 from ...core.errors import SluicewayError
 from ...core.graph import level
-from ...core.tickets import BRANCH_OUTPUT, ITERATIONS_OUTPUT
+from ...core.tickets import BRANCH_OUTPUT, EMPTY_OUTPUT, ITERATIONS_OUTPUT
 from ..kube.pods import (
     RUN_LABEL,
     TASK_LABEL,
@@ -41,13 +41,13 @@ from ..kube.pods import (
     secret_volumes,
     ticket_container,
 )
+from ..kube.workflow import Submission
 
 API_VERSION = "tekton.dev/v1"
 PIPELINE_LABEL = "sluiceway.dev/pipeline"
 RESULTS_DIR = "/tekton/results"
 RESULTS_LIMIT = 3072
 """Bytes of results an executor may write: Tekton's termination message holds 4096 per step, its own data included."""
-EMPTY_OUTPUT = "empty"
 ITERATION = "iteration"
 TICKETS_PARAMETER = "sluiceway-tickets"
 STORES_PARAMETER = "sluiceway-stores"
@@ -57,18 +57,6 @@ DEFAULT_EXIT_TIMEOUT_SECONDS = 600.0
 
 class TektonRefusal(SluicewayError):
     """The pipeline uses a feature the tekton backend cannot express (docs/reference/backends.md lists them)."""
-
-
-@dataclass(frozen=True)
-class Submission:
-    """What a run fills in: its PipelineRun's name, its tickets root and stores, and its run settings."""
-
-    run_id: str
-    name: str
-    tickets_root: str
-    stores_json: str
-    timeout_seconds: float | None = None
-    exit_timeout_seconds: float = DEFAULT_EXIT_TIMEOUT_SECONDS
 
 
 def render_pipeline_run(pipeline: ir.Pipeline, settings: PodSettings, submission: Submission | None = None) -> dict[str, Any]:
@@ -293,7 +281,7 @@ class _Renderer:
 
     def _step(self, component: ir.Component | None, settings: ir.TaskSettings, instance: str, retry: str) -> dict[str, Any]:
         ticket = f"$(params.{TICKETS_PARAMETER})/{instance}"
-        args = ["--ticket", ticket, "--retry", retry, "--outputs", RESULTS_DIR, "--outputs-limit", str(RESULTS_LIMIT)]
+        args = ["--ticket", ticket, "--retry", retry, "--outputs", f"{RESULTS_DIR}/", "--outputs-limit", str(RESULTS_LIMIT)]
         stores = f"$(params.{STORES_PARAMETER})"
         step = ticket_container(component, settings, self.settings, backend="tekton", executor_args=args, stores=stores)
         if "resources" in step:

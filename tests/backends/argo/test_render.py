@@ -14,8 +14,9 @@ import pytest
 import yaml
 
 from sluiceway import dsl
-from sluiceway.backends.argo import ArgoRefusal, Submission, checked_workflow, lint, render_workflow
+from sluiceway.backends.argo import ArgoRefusal, checked_workflow, lint, render_workflow
 from sluiceway.backends.kube.pods import PodSettings
+from sluiceway.backends.kube.workflow import Submission
 from sluiceway.compiler import compile_pipeline, load_pipeline_from_file
 from sluiceway.core import SluicewayError, ir
 from sluiceway.core.yaml_emitter import dumps

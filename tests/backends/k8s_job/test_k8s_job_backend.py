@@ -7,7 +7,6 @@ Through the official client against tests/fake_kubernetes (a test double, see it
 from __future__ import annotations
 
 import json
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -15,47 +14,19 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
-import sluiceway
 from sluiceway.compiler import compile_pipeline, load_pipeline_from_file
 from sluiceway.core import ir
 from sluiceway.core.lifecycle import ErrorKind, RunState, TaskState
 from sluiceway.dsl import component, pipeline
 from sluiceway.engine.engine import RunReport
 from tests.backends.k8s_job.conftest import Cluster
+from tests.backends.outcomes import after, outcome, run_on, secrets_named
 from tests.conftest import EXAMPLES
 from tests.s3_servers import S3Server, Scratch
 from tests.test_examples import RUN_ARGUMENTS
 
 BATCH = "batch/v1"
 pytestmark = pytest.mark.filterwarnings("ignore::sluiceway.local.SettingIgnoredHere")
-
-
-def run_on(
-    home: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    compiled: ir.Pipeline,
-    arguments: dict[str, Any],
-    config: Path | None = None,
-    **options: Any,
-) -> RunReport:
-    monkeypatch.setenv("SLUICEWAY_HOME", str(home))
-    if config is None:
-        monkeypatch.delenv("SLUICEWAY_CONFIG", raising=False)
-    else:
-        monkeypatch.setenv("SLUICEWAY_CONFIG", str(config))
-    return sluiceway.run(compiled, arguments, **options)
-
-
-def outcome(report: RunReport) -> dict[str, Any]:
-    """What a run gave, whatever ran it: the run's state, and each task's state, attempts, values and artifact digests."""
-    tasks = {}
-    for task_id, task in sorted(report.tasks.items()):
-        if not isinstance(task.node, ir.Task | ir.Importer):
-            continue
-        values = {name: binding.value for name, binding in task.outputs.items() if binding.value_uri is None and not binding.artifacts}
-        digests = {name: [ref.digest for ref in binding.artifacts] for name, binding in task.outputs.items() if binding.artifacts}
-        tasks[task_id] = (task.state.value, task.skip_reason, task.attempts, json.dumps(values, sort_keys=True, default=str), digests)
-    return {"state": report.state.value, "tasks": tasks}
 
 
 EXAMPLE_NAMES = sorted(path.stem for path in EXAMPLES.glob("*.py"))
@@ -68,7 +39,7 @@ def test_every_example_gives_on_jobs_what_it_gives_locally(example: str, cluster
     arguments = RUN_ARGUMENTS.get(example, {})
     local = run_on(tmp_path / "local", monkeypatch, compiled, arguments)
     if cluster.fake is not None:  # as an operator would: the Secrets the pipeline names exist (a pod waits for a missing one)
-        for name in _secrets_named(compiled):
+        for name in secrets_named(compiled):
             cluster.fake.create(
                 "v1", "secrets", cluster.namespace, {"metadata": {"name": name}, "stringData": {"token": "t", "webhook-url": "u"}}
             )
@@ -177,7 +148,7 @@ def test_a_task_spec_too_large_for_the_environment_reaches_the_pod_through_the_a
 def test_the_watch_cut_mid_run_is_resumed(cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     fake = cluster.fake
     assert fake is not None
-    cutter = _after(lambda: any(_phase(pod) == "Running" for pod in fake.list("v1", "pods", cluster.namespace)), fake.cut_watches)
+    cutter = after(lambda: any(_phase(pod) == "Running" for pod in fake.list("v1", "pods", cluster.namespace)), fake.cut_watches)
     report = run_on(tmp_path / "home", monkeypatch, compiled(doubling), {"seconds": 1.0}, cluster.config(tmp_path / "c.yaml"))
     cutter.join()
     assert report.state == RunState.SUCCEEDED and values(report)["double"] == {"Output": 42}
@@ -194,7 +165,7 @@ def test_an_expired_resource_version_is_listed_again(cluster: Cluster, tmp_path:
         fake.compact()
         fake.cut_watches()
 
-    cutter = _after(lambda: any(_phase(pod) == "Running" for pod in fake.list("v1", "pods", cluster.namespace)), expire)
+    cutter = after(lambda: any(_phase(pod) == "Running" for pod in fake.list("v1", "pods", cluster.namespace)), expire)
     report = run_on(tmp_path / "home", monkeypatch, compiled(doubling), {"seconds": 1.0}, cluster.config(tmp_path / "c.yaml"))
     cutter.join()
     assert report.state == RunState.SUCCEEDED and values(report)["double"] == {"Output": 42}
@@ -211,7 +182,7 @@ def test_a_job_deleted_by_someone_else_fails_its_task_as_lost(cluster: Cluster, 
         (job,) = [j for j in fake.list(BATCH, "jobs", cluster.namespace) if j["metadata"]["labels"]["sluiceway.dev/task"] == "produce"]
         fake.delete(BATCH, "jobs", cluster.namespace, job["metadata"]["name"])
 
-    deleter = _after(lambda: any(_phase(pod) == "Running" for pod in fake.list("v1", "pods", cluster.namespace)), delete_produce)
+    deleter = after(lambda: any(_phase(pod) == "Running" for pod in fake.list("v1", "pods", cluster.namespace)), delete_produce)
     report = run_on(tmp_path / "home", monkeypatch, compiled(doubling), {"seconds": 30.0}, cluster.config(tmp_path / "c.yaml"))
     deleter.join()
     task = report.tasks["produce"]
@@ -265,7 +236,7 @@ def test_cancelling_deletes_the_runs_jobs_and_the_run_ends_cancelled(cluster: Cl
     fake = cluster.fake
     assert fake is not None
     engines: list[Any] = []
-    canceller = _after(
+    canceller = after(
         lambda: engines and any(_phase(pod) == "Running" for pod in fake.list("v1", "pods", cluster.namespace)), lambda: engines[0].cancel()
     )
     report = run_on(
@@ -290,9 +261,9 @@ def test_a_job_its_ttl_deletes_while_no_watch_is_open_still_counts(cluster: Clus
         fake.fail_for(3.0, status=503, path_contains="/jobs", method="GET")
         fake.cut_watches()
         # Then the history is compacted: the watch cannot resume, and the list it makes instead lacks the Job.
-        _after(lambda: not fake.list(BATCH, "jobs", cluster.namespace), fake.compact).join()
+        after(lambda: not fake.list(BATCH, "jobs", cluster.namespace), fake.compact).join()
 
-    cutter = _after(lambda: any(_phase(pod) == "Running" for pod in fake.list("v1", "pods", cluster.namespace)), lose_sight)
+    cutter = after(lambda: any(_phase(pod) == "Running" for pod in fake.list("v1", "pods", cluster.namespace)), lose_sight)
     config = cluster.config(tmp_path / "c.yaml", ttl_seconds_after_finished=0)
     report = run_on(tmp_path / "home", monkeypatch, compiled(doubling), {"seconds": 1.0}, config)
     cutter.join()
@@ -329,7 +300,7 @@ def test_credentials_reach_pods_through_a_secret_never_through_the_job(
         "secret_access_key": secret,
     }
     secrets_seen: list[dict[str, Any]] = []
-    watcher = _after(
+    watcher = after(
         lambda: fake.list("v1", "secrets", cluster.namespace), lambda: secrets_seen.extend(fake.list("v1", "secrets", cluster.namespace))
     )
     report = run_on(tmp_path / "home", monkeypatch, compiled(doubling), {}, cluster.config(tmp_path / "c.yaml", artifacts=artifacts))
@@ -353,30 +324,6 @@ def test_api_requests_per_task_stay_few_and_nothing_polls(cluster: Cluster, tmp_
     per_task = [r for r in fake.requests if not r.watch and not (r.method == "GET" and r.path.endswith("/jobs"))]
     assert len(per_task) <= 5 * 2, [f"{r.method} {r.path}" for r in per_task]
     assert len(watches) <= 2  # one watch, resumed at most once in a run of a few seconds
-
-
-def _secrets_named(pipeline_ir: ir.Pipeline) -> set[str]:
-    graphs = [
-        pipeline_ir.nodes,
-        *(c.implementation.nodes for c in pipeline_ir.components.values() if isinstance(c.implementation, ir.Graph)),
-    ]
-    return {secret.secret for nodes in graphs for task in ir.tasks_in(nodes) for secret in task.settings.secrets}
-
-
-def _after(ready: Any, action: Any, timeout: float = 30.0) -> threading.Thread:
-    """Do `action` on a thread once `ready()` holds."""
-
-    def wait_then_act() -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if ready():
-                action()
-                return
-            time.sleep(0.05)
-
-    thread = threading.Thread(target=wait_then_act, daemon=True)
-    thread.start()
-    return thread
 
 
 def _phase(pod: dict[str, Any]) -> str:

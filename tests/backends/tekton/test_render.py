@@ -15,7 +15,8 @@ import yaml
 
 from sluiceway import dsl
 from sluiceway.backends.kube.pods import PodSettings
-from sluiceway.backends.tekton import Submission, TektonRefusal, checked_pipeline_run, lint, render_pipeline_run
+from sluiceway.backends.kube.workflow import Submission
+from sluiceway.backends.tekton import TektonRefusal, checked_pipeline_run, lint, render_pipeline_run
 from sluiceway.compiler import compile_pipeline, load_pipeline_from_file
 from sluiceway.core import ir
 from sluiceway.core.yaml_emitter import dumps

@@ -1,8 +1,9 @@
-"""One watch on a run's Jobs, shared by all its attempts: list once, then watch from the list's resourceVersion.
+"""One watch on a run's objects (its Jobs, its pods), shared by all its attempts: list once, then watch from the list's
+resourceVersion.
 
 The watch resumes from the last resourceVersion it saw when the server ends it (its timeout) or
 the connection drops; when that version has expired (410 Gone) it lists again and watches from
-the new list. Every list tells the listener which Jobs exist, so that a Job deleted while no
+the new list. Every list tells the listener which objects exist, so that one deleted while no
 watch was open is noticed too. API errors (a 500, a refused connection) are retried with
 backoff, for as long as the run lasts: an API server that is down for a while delays the run's
 news, and loses none of it.
@@ -19,9 +20,9 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 EventHandler = Callable[[str, dict[str, Any]], None]
-"""(ADDED | MODIFIED | DELETED, the Job as a dict)."""
+"""(ADDED | MODIFIED | DELETED, the object as a dict)."""
 ListHandler = Callable[[list[dict[str, Any]]], None]
-"""Every Job the selector matches, after each list."""
+"""Every object the selector matches, after each list."""
 
 GONE = 410
 CONNECT_TIMEOUT_SECONDS = 10.0
@@ -32,12 +33,15 @@ FIRST_BACKOFF_SECONDS = 0.2
 MAX_BACKOFF_SECONDS = 5.0
 
 
-class JobWatch:
-    """Calls `on_event` for each change of the Jobs `label_selector` matches in `namespace`, and `on_list` after each list."""
+class ResourceWatch:
+    """Calls `on_event` for each change of the objects `label_selector` matches in `namespace`, and `on_list` after each
+    list. `list_objects` is the client's list function for the kind (`BatchV1Api.list_namespaced_job`, ...); `kind`
+    names it in messages ("Jobs")."""
 
     def __init__(
         self,
-        batch_api: Any,
+        list_objects: Callable[..., Any],
+        kind: str,
         namespace: str,
         label_selector: str,
         on_event: EventHandler,
@@ -45,7 +49,8 @@ class JobWatch:
         *,
         timeout_seconds: int = 300,
     ) -> None:
-        self.batch_api = batch_api
+        self.list_objects = list_objects
+        self.kind = kind
         self.namespace = namespace
         self.label_selector = label_selector
         self.on_event = on_event
@@ -57,7 +62,7 @@ class JobWatch:
         self.failures = 0
         self._stopped = threading.Event()
         self._watch: Any = None
-        self._thread = threading.Thread(target=self._run, name="sluiceway-job-watch", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"sluiceway-watch-{kind.lower()}", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
@@ -84,7 +89,7 @@ class JobWatch:
                 self._watch = watch.Watch()
                 self.watches += 1
                 for event in self._watch.stream(
-                    self.batch_api.list_namespaced_job,
+                    self.list_objects,
                     self.namespace,
                     label_selector=self.label_selector,
                     resource_version=self.resource_version,
@@ -108,7 +113,7 @@ class JobWatch:
                 backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
 
     def _list(self) -> None:
-        answer = self.batch_api.list_namespaced_job(
+        answer = self.list_objects(
             self.namespace,
             label_selector=self.label_selector,
             _preload_content=False,
@@ -119,18 +124,25 @@ class JobWatch:
         self.resource_version = body["metadata"]["resourceVersion"]
         self.on_list(body.get("items") or [])
 
-    def _handle(self, kind: str, job: dict[str, Any]) -> None:
-        version = job.get("metadata", {}).get("resourceVersion")
+    def _handle(self, kind: str, obj: dict[str, Any]) -> None:
+        version = obj.get("metadata", {}).get("resourceVersion")
         if version:
             self.resource_version = version
         if kind in ("ADDED", "MODIFIED", "DELETED"):
-            self.on_event(kind, job)
+            self.on_event(kind, obj)
 
     def _wait(self, seconds: float, error: BaseException) -> None:
         if self._stopped.is_set():
             return
         self.failures += 1
-        # Said out loud once it persists (no RBAC for watching Jobs, credentials gone): the run waits on this watch.
+        # Said out loud once it persists (no RBAC for watching, credentials gone): the run waits on this watch.
         report = log.warning if self.failures == WARN_AFTER_FAILURES else log.debug
-        report("watching Jobs in %s failed %d times in a row (%s); trying again in %.1f s", self.namespace, self.failures, error, seconds)
+        report(
+            "watching %s in %s failed %d times in a row (%s); trying again in %.1f s",
+            self.kind,
+            self.namespace,
+            self.failures,
+            error,
+            seconds,
+        )
         self._stopped.wait(seconds)

@@ -17,7 +17,7 @@ def api_client(kubeconfig: str | None = None, context: str | None = None) -> Any
     try:
         from kubernetes import client, config
     except ImportError as error:
-        raise SluicewayError("the k8s_job backend needs the Kubernetes client: install sluiceway[k8s]") from error
+        raise SluicewayError("the Kubernetes backends need the Kubernetes client: install sluiceway[k8s] (or [argo], [tekton])") from error
     configuration = client.Configuration()
     try:
         if kubeconfig is None and context is None and os.path.exists(IN_CLUSTER_TOKEN):
