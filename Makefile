@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: test test-only services lint type demo example golden bench clean
+.PHONY: test test-only services lint type demo example golden openapi bench clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ example: $(INSTALLED)
 # Regenerate the checked-in golden IR files and the IR's JSON Schema.
 golden: $(INSTALLED)
 	SLUICEWAY_UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q tests/test_examples.py tests/core/test_schema.py tests/backends/argo/test_render.py tests/backends/tekton/test_render.py
+
+# Regenerate the checked-in OpenAPI document of the server's REST API.
+openapi: $(INSTALLED)
+	$(BIN)/python -m sluiceway.server.openapi docs/reference/openapi.json
 
 bench: $(INSTALLED)
 	$(BIN)/python -m pip install -q -e ".[bench]"

@@ -1,9 +1,10 @@
-"""The configuration file: which metadata database, artifact store and backend Sluiceway uses.
+"""The configuration file: which metadata database, artifact store and backend Sluiceway uses, and how its server listens.
 
 Found, for every command, in this order: `sluiceway --config FILE`, else the file named by
 $SLUICEWAY_CONFIG, else none (the embedded default: SQLite and a local folder under
 $SLUICEWAY_HOME). Single settings are overridden from the environment: SECTION.KEY as
-SLUICEWAY_SECTION__KEY (`SLUICEWAY_METADATA__URL`), the value read as YAML.
+SLUICEWAY_SECTION__KEY (`SLUICEWAY_METADATA__URL`), the value read as YAML; a setting inside a setting with one more
+`__KEY` (`SLUICEWAY_SERVER__AUTH__ENABLED`).
 
 Every setting is documented in docs/reference/configuration.md; a test keeps the two in step.
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -104,6 +105,26 @@ class BackendSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
         return {**chosen, **self.options}
 
 
+class AuthSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    enabled: bool = True
+    """Whether requests must authenticate. Only an explicit `false` turns it off, and the server then says so loudly
+    at start-up."""
+
+
+class ServerSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    host: str = "127.0.0.1"
+    """The address `sluiceway server` listens on (`sluiceway server --host` overrides it). Default: `127.0.0.1`, this
+    machine only; `0.0.0.0` listens on every interface."""
+    port: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 8888
+    """The TCP port `sluiceway server` listens on (`sluiceway server --port` overrides it). Default: 8888."""
+    max_body_bytes: Annotated[int, msgspec.Meta(ge=1)] = 16 * 1024 * 1024
+    """The largest request body the server reads; a larger one is refused with 413. Default: 16 MiB (16777216)."""
+    auth: AuthSettings = msgspec.field(default_factory=AuthSettings)
+    """Authentication of API requests, `{enabled: true}` by default. Only an explicit `{enabled: false}` (or
+    `SLUICEWAY_SERVER__AUTH__ENABLED=false`) serves requests unauthenticated, and the server then warns loudly at start-up.
+    API tokens are not built yet: until they are, a server with auth enabled refuses to start."""
+
+
 class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     metadata: MetadataSettings = msgspec.field(default_factory=MetadataSettings)
     """The metadata database: runs, tasks, outputs, lineage, cache entries."""
@@ -111,11 +132,18 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """The artifact store: the files tasks write."""
     backend: BackendSettings = msgspec.field(default_factory=BackendSettings)
     """Where tasks run."""
+    server: ServerSettings = msgspec.field(default_factory=ServerSettings)
+    """`sluiceway server`: where it listens and what it accepts."""
     source: str | None = None
     """Where this configuration came from (not a setting: filled in by `load`)."""
 
 
-SECTIONS: dict[str, type[msgspec.Struct]] = {"metadata": MetadataSettings, "artifacts": ArtifactSettings, "backend": BackendSettings}
+SECTIONS: dict[str, type[msgspec.Struct]] = {
+    "metadata": MetadataSettings,
+    "artifacts": ArtifactSettings,
+    "backend": BackendSettings,
+    "server": ServerSettings,
+}
 
 
 def load(path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None) -> Config:
@@ -125,15 +153,17 @@ def load(path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] 
     raw: dict[str, Any] = _read(Path(chosen)) if chosen else {}
     where = str(chosen) if chosen else "the default configuration"
     overrides = _overrides(environ)
-    for (section, key), value in overrides.items():
-        target = raw.setdefault(section, {})
-        if not isinstance(target, dict):
-            raise ConfigError(f"{where}: '{section}' must be a mapping of settings, got {type(target).__name__}")
-        target[key] = value
+    for setting, value in overrides.items():
+        target = raw
+        for depth, name in enumerate(setting[:-1]):
+            target = target.setdefault(name, {})
+            if not isinstance(target, dict):
+                raise ConfigError(f"{where}: '{'.'.join(setting[: depth + 1])}' must be a mapping of settings, got {type(target).__name__}")
+        target[setting[-1]] = value
     try:
         config = msgspec.convert(raw, Config)
     except msgspec.ValidationError as error:
-        overridden = ", ".join(f"{OVERRIDE_PREFIX}{s.upper()}{NESTING}{k.upper()}" for s, k in overrides)
+        overridden = ", ".join(OVERRIDE_PREFIX + NESTING.join(setting).upper() for setting in overrides)
         also = f" (with overrides from {overridden})" if overridden else ""
         raise ConfigError(f"{where}{also}: {_readable(error)}") from None
     return msgspec.structs.replace(config, source=str(chosen) if chosen else None)
@@ -155,28 +185,28 @@ def _read(path: Path) -> dict[str, Any]:
     if document is None:
         return {}
     if not isinstance(document, dict):
-        raise ConfigError(
-            f"{path}: a configuration file is a mapping of sections (metadata, artifacts, backend), got {type(document).__name__}"
-        )
+        raise ConfigError(f"{path}: a configuration file is a mapping of sections ({', '.join(SECTIONS)}), got {type(document).__name__}")
     return document
 
 
-def _overrides(environ: Mapping[str, str]) -> dict[tuple[str, str], Any]:
-    """SLUICEWAY_SECTION__KEY=VALUE pairs, as (section, key) -> the value read as YAML (so `5` is a number)."""
+def _overrides(environ: Mapping[str, str]) -> dict[tuple[str, ...], Any]:
+    """SLUICEWAY_SECTION__KEY=VALUE pairs, as (section, key) -> the value read as YAML (so `5` is a number); a setting
+    inside a setting is reached the same way, SLUICEWAY_SERVER__AUTH__ENABLED -> (server, auth, enabled)."""
     import yaml
 
-    found: dict[tuple[str, str], Any] = {}
+    found: dict[tuple[str, ...], Any] = {}
     for name, text in environ.items():
         if not name.startswith(OVERRIDE_PREFIX) or NESTING not in name:
             continue
-        section, _, key = name[len(OVERRIDE_PREFIX) :].lower().partition(NESTING)
+        path = tuple(name[len(OVERRIDE_PREFIX) :].lower().split(NESTING))
+        section = path[0]
         if section not in SECTIONS:
             raise ConfigError(f"{name}: there is no configuration section '{section}' (sections: {', '.join(SECTIONS)})")
         try:
             value = yaml.safe_load(text) if text.strip() else None
         except yaml.YAMLError:
             value = text
-        found[section, key] = text if isinstance(value, (dict, list)) else value
+        found[path] = text if isinstance(value, (dict, list)) else value
     return found
 
 

@@ -15,6 +15,7 @@ import json
 import os
 import secrets
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -77,13 +78,29 @@ def run(
     """Run a pipeline (a @dsl.pipeline, a plain KFP v1 function, or compiled IR) to its end, recorded under `experiment` if given."""
     compiled = pipeline if isinstance(pipeline, ir.Pipeline) else _compile(pipeline)
     checked = check_arguments(compiled, arguments or {})
-    run_id = f"{compiled.name}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
+    run_id = new_run_id(compiled)
     session = _Session(run_id, options)
     if session.backend == "local":
         for sentence in settings_ignored_here(compiled):
             warnings.warn(sentence, SettingIgnoredHere, stacklevel=_first_caller_outside_sluiceway())
     session.store.create_run(run_id, compiled, checked, experiment=experiment)
     return session.execute(compiled, checked, earlier={}, options=options)
+
+
+def new_run_id(pipeline: ir.Pipeline) -> str:
+    """`NAME-YYYYMMDD-HHMMSS-XXXXXX`: readable, sorted by time, unique with the random tail."""
+    return f"{pipeline.name}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
+
+
+def execute_recorded(run_id: str, *, store: SqlMetadataStore, settings: config.Config, **options: Unpack[RunOptions]) -> RunReport:
+    """Run to its end a run that `store` already holds as PENDING, with these settings, in this process.
+
+    For a process that runs many runs at once, each on a thread of its own (the server): it
+    records no process id for `sluiceway runs cancel` to signal (that would stop every run of
+    the process), so cancelling goes through `on_engine`'s engine."""
+    session = _Session(run_id, options, settings=settings, store=store)
+    summary = store.get_run(run_id)
+    return session.execute(store.pipeline_of(run_id), summary.parameters, earlier={}, options=options, record_process=False)
 
 
 def retry(run_id: str, **options: Unpack[RunOptions]) -> RunReport:
@@ -111,32 +128,40 @@ def retry(run_id: str, **options: Unpack[RunOptions]) -> RunReport:
 class _Session:
     """The home folder, plugins and store for one run of the embedded default."""
 
-    def __init__(self, run_id: str, options: RunOptions) -> None:
+    def __init__(
+        self, run_id: str, options: RunOptions, *, settings: config.Config | None = None, store: SqlMetadataStore | None = None
+    ) -> None:
         from .plugins import PluginManager
 
         self.run_id = run_id
         base = home()
         self.run_dir = base / "runs" / run_id
         self.plugins = PluginManager()
-        settings = config.load()  # once per run: the file is read here and nowhere else
+        settings = settings or config.load()  # once per run, unless the caller read it already (the server, at start)
         self.artifact_root = artifact_root(settings.artifacts)
         self.stores, self.credential_env = _artifact_stores(self.plugins.registry, self.artifact_root, settings.artifacts)
         scheme = self.artifact_root.partition("://")[0]
         _make_folder(self.run_dir)
         if scheme == "file":
             _make_folder(Path(self.artifact_root.removeprefix("file://")))
-        self.store = metadata_store(self.plugins.registry.get("metadata_store", "sql").load(), settings.metadata)
+        self.store = store or metadata_store(self.plugins.registry.get("metadata_store", "sql").load(), settings.metadata)
         self.backend = options.get("backend") or settings.backend.name
         self.launcher = _launcher(self.plugins.registry, self.backend, settings, echo=options.get("echo"))
 
     def execute(
-        self, compiled: ir.Pipeline, arguments: dict[str, Any], *, earlier: dict[str, EarlierTask], options: RunOptions
+        self,
+        compiled: ir.Pipeline,
+        arguments: dict[str, Any],
+        *,
+        earlier: dict[str, EarlierTask],
+        options: RunOptions,
+        record_process: bool = True,
     ) -> RunReport:
         from .engine.recording import StoreRecorder
         from .plugins.observing import HookObserver
 
-        # `sluiceway runs cancel` finds the process to ask here.
-        (self.run_dir / ORCHESTRATOR_PID).write_text(f"{os.getpid()} {_start_time(os.getpid())}")
+        if record_process:  # `sluiceway runs cancel` finds the process to ask here.
+            (self.run_dir / ORCHESTRATOR_PID).write_text(f"{os.getpid()} {_start_time(os.getpid())}")
         engine = Engine(
             compiled,
             run_id=self.run_id,
@@ -286,19 +311,36 @@ def _artifact_stores(registry: Any, root: str, settings: config.ArtifactSettings
     return stores, {names[key]: value for key, value in credentials.items()}
 
 
+_environment_lock = threading.Lock()
+_environment_users = 0
+_environment_before: dict[str, str | None] = {}
+"""What the variables set by `_environment` were before the first of the runs now running set them."""
+
+
 @contextlib.contextmanager
 def _environment(variables: dict[str, str]) -> Iterator[None]:
-    """Set `variables` in this process's environment, and put back what was there afterwards."""
-    before = {name: os.environ.get(name) for name in variables}
-    os.environ.update(variables)
+    """Set `variables` in this process's environment, and put back what was there when the last run using it ends.
+
+    Runs on several threads of one process (the server) share the environment: the first one's
+    exit must not take the credentials away from the others' later tasks."""
+    global _environment_users
+    with _environment_lock:
+        for name, value in variables.items():
+            _environment_before.setdefault(name, os.environ.get(name))
+            os.environ[name] = value
+        _environment_users += 1
     try:
         yield
     finally:
-        for name, value in before.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        with _environment_lock:
+            _environment_users -= 1
+            if _environment_users == 0:
+                for name, earlier in _environment_before.items():
+                    if earlier is None:
+                        os.environ.pop(name, None)
+                    else:
+                        os.environ[name] = earlier
+                _environment_before.clear()
 
 
 def default_metadata_url() -> str:

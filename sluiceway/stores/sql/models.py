@@ -9,8 +9,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, ForeignKeyConstraint, Index, Integer, MetaData, String, Text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, ForeignKeyConstraint, Index, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 # Named constraints, so that migrations can refer to them on every database.
 NAMING_CONVENTION = {
@@ -44,6 +44,52 @@ class PipelineVersion(Base):
     created_at: Mapped[datetime]
 
 
+class _NamedInNamespace:
+    """Columns of a record named once in its namespace (pipelines, experiments), listed by name or newest first: the
+    unique key serves the first order, the index the second."""
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    namespace: Mapped[str] = mapped_column(NAMESPACE)
+    name: Mapped[str] = mapped_column(NAME)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[Any, ...]:
+        return (UniqueConstraint("namespace", "name"), Index(None, "namespace", "created_at", "id"))  # new ones for each table
+
+
+class Pipeline(_NamedInNamespace, Base):
+    """A named pipeline of a namespace, whose versions are IR documents (PipelineVersionLink)."""
+
+    __tablename__ = "pipelines"
+
+
+class PipelineVersionLink(Base):
+    """A version of a pipeline: the pipeline and the digest of an IR document in pipeline_versions.
+
+    The key is (pipeline, digest), so uploading the same content to a pipeline twice finds the
+    version it made the first time. The document itself is shared: runs point at it directly, so
+    deleting a pipeline or a version leaves the runs made from it whole.
+    """
+
+    __tablename__ = "pipeline_version_links"
+
+    pipeline_id: Mapped[str] = mapped_column(ForeignKey("pipelines.id", ondelete="CASCADE"), primary_key=True)
+    digest: Mapped[str] = mapped_column(ForeignKey("pipeline_versions.digest"), primary_key=True)
+    created_at: Mapped[datetime]
+
+    __table_args__ = (Index(None, "pipeline_id", "created_at", "digest"),)
+
+
+class Experiment(_NamedInNamespace, Base):
+    """A named group of runs in a namespace; runs name it in `runs.experiment`."""
+
+    __tablename__ = "experiments"
+
+    archived: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
 class Run(Base):
     __tablename__ = "runs"
 
@@ -62,6 +108,8 @@ class Run(Base):
     message: Mapped[str] = mapped_column(Text, default="", server_default="")
     version: Mapped[int] = mapped_column(Integer, default=1)
     """Raised on every state change: a writer holding an older version loses (optimistic concurrency)."""
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    """Chosen by the client that created the run, so that a retried create finds this run instead of making another."""
 
     # Listing runs filters by namespace, then by state, experiment or pipeline, newest first, a page at a time
     # by keyset (created_at, id): one index per filter, each ending in the sort key, so no page reads more rows
@@ -71,6 +119,7 @@ class Run(Base):
         Index(None, "namespace", "state", "created_at", "id"),
         Index(None, "namespace", "experiment", "created_at", "id"),
         Index(None, "namespace", "pipeline_name", "created_at", "id"),
+        UniqueConstraint("namespace", "idempotency_key"),  # NULLs never collide: runs made without a key are not limited
     )
 
 

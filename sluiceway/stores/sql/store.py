@@ -9,13 +9,13 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, ParamSpec, TypeVar
 
 import msgspec
-from sqlalchemy import ColumnElement, and_, create_engine, delete, event, inspect, or_, select, tuple_, update
+from sqlalchemy import create_engine, delete, event, inspect, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DatabaseError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -28,6 +28,7 @@ from ...core.lifecycle import RUN_TRANSITIONS, ErrorKind, RunState
 from ...core.serialize import digest, dump_json, loads
 from ...core.task_spec import InputBinding
 from . import migrations
+from .listing import Field, Listing, ListRequest, fetch, keyset_after
 from .models import DEFAULT_NAMESPACE, Artifact, AttemptRow, CacheEntry, LineageEvent, PipelineVersion, Run, TaskOutput, TaskRecord
 
 CONNECT_TIMEOUT_SECONDS = 10
@@ -44,6 +45,22 @@ class ConcurrentUpdate(SluicewayError):
     """Another writer changed the run first; read it again and decide anew."""
 
 
+class NotFound(SluicewayError):
+    """No record has the id asked for."""
+
+
+class Conflict(SluicewayError):
+    """The change cannot be made to the record as it is now (a name taken, a run already finished, ...)."""
+
+
+class KeyTaken(Conflict):
+    """A run of the namespace was created with this idempotency key before: `run_id` is that run."""
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__(f"run '{run_id}' was created with this idempotency key")
+        self.run_id = run_id
+
+
 @dataclass(frozen=True)
 class RunSummary:
     id: str
@@ -56,6 +73,8 @@ class RunSummary:
     message: str = ""
     namespace: str = DEFAULT_NAMESPACE
     experiment: str | None = None
+    pipeline_digest: str = ""
+    idempotency_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -130,6 +149,20 @@ def _decode_page_token(token: str) -> tuple[datetime, str]:
         raise SluicewayError(f"'{token}' is not a page token from a list of runs") from error
 
 
+RUN_LISTING = Listing(
+    fields={
+        "state": Field(Run.state, str, sortable=True),
+        "pipeline_name": Field(Run.pipeline_name, str, sortable=True),
+        "pipeline_digest": Field(Run.pipeline_digest, str),
+        "experiment": Field(Run.experiment, str),
+        "error_kind": Field(Run.error_kind, str),
+        "created_at": Field(Run.created_at, datetime, sortable=True),
+        "finished_at": Field(Run.finished_at, datetime),
+    },
+    id_column=Run.id,
+)
+
+
 def uri_key(uri: str) -> str:
     """How an artifact's URI is indexed: its sha256, hex."""
     return hashlib.sha256(uri.encode()).hexdigest()
@@ -189,18 +222,38 @@ class SqlMetadataStore:
         *,
         namespace: str = DEFAULT_NAMESPACE,
         experiment: str | None = None,
+        idempotency_key: str | None = None,
     ) -> None:
+        """Record a PENDING run. With `idempotency_key`, a run of the namespace made earlier with the same key is found
+        instead: nothing is recorded, and KeyTaken names that run."""
         pipeline_digest = digest(pipeline)
+        try:
+            self._create_run(run_id, pipeline, pipeline_digest, parameters, namespace, experiment, idempotency_key)
+        except IntegrityError:
+            holder = self.run_with_key(namespace, idempotency_key) if idempotency_key is not None else None
+            if holder is None:
+                raise
+            raise KeyTaken(holder) from None  # another request with the key committed first
+
+    def _create_run(
+        self,
+        run_id: str,
+        pipeline: ir.Pipeline,
+        pipeline_digest: str,
+        parameters: dict[str, Any],
+        namespace: str,
+        experiment: str | None,
+        idempotency_key: str | None,
+    ) -> None:
         with self._session() as session:
             earlier = session.get(Run, run_id)
             if earlier is not None and earlier.pipeline_digest == pipeline_digest:
                 return  # this very call committed before its connection dropped, and is being retried
-            if session.get(PipelineVersion, pipeline_digest) is None:
-                session.add(PipelineVersion(digest=pipeline_digest, name=pipeline.name, ir=dump_json(pipeline), created_at=_now()))
-                try:
-                    session.flush()
-                except IntegrityError:  # another process stored the same version first
-                    session.rollback()
+            if idempotency_key is not None:
+                holder = session.scalars(select(Run.id).where(Run.namespace == namespace, Run.idempotency_key == idempotency_key)).first()
+                if holder is not None:
+                    raise KeyTaken(holder)
+            keep_pipeline_document(session, pipeline, pipeline_digest)
             session.add(
                 Run(
                     id=run_id,
@@ -212,8 +265,18 @@ class SqlMetadataStore:
                     parameters=parameters,
                     created_at=_now(),
                     version=1,
+                    idempotency_key=idempotency_key,
                 )
             )
+
+    @_retried_on_disconnect
+    def run_with_key(self, namespace: str, idempotency_key: str) -> str | None:
+        """The id of the namespace's run created with `idempotency_key`, if any."""
+        with self._session() as session:
+            found: str | None = session.scalars(
+                select(Run.id).where(Run.namespace == namespace, Run.idempotency_key == idempotency_key)
+            ).first()
+            return found
 
     @_retried_on_disconnect
     def set_run_state(
@@ -223,7 +286,7 @@ class SqlMetadataStore:
         with self._session() as session:
             row = session.get(Run, run_id)
             if row is None:
-                raise SluicewayError(f"no run '{run_id}'")
+                raise NotFound(f"no run '{run_id}'")
             if row.state == state.value and not retrying and row.error_kind == error_kind:
                 return  # already there: a retry of a change that committed before its connection dropped
             RUN_TRANSITIONS.check(RunState(row.state), state, retrying=retrying)
@@ -384,7 +447,10 @@ class SqlMetadataStore:
         if created_before is not None:
             query = query.where(Run.created_at < created_before)
         if page_token is not None:
-            query = query.where(self._after(_decode_page_token(page_token), oldest_first))
+            after = _decode_page_token(page_token)
+            query = query.where(
+                keyset_after((Run.created_at, Run.id), after, descending=not oldest_first, dialect=self.engine.dialect.name)
+            )
         order = (Run.created_at, Run.id) if oldest_first else (Run.created_at.desc(), Run.id.desc())
         with self._session() as session:
             rows = list(session.scalars(query.order_by(*order).limit(limit + 1)))
@@ -393,15 +459,16 @@ class SqlMetadataStore:
         token = _encode_page_token(rows[-1].created_at, rows[-1].id) if more else None
         return RunPage([_summary(row) for row in rows], token)
 
-    def _after(self, last: tuple[datetime, str], oldest_first: bool) -> ColumnElement[bool]:
-        """Runs past (created_at, id) = `last` in the listing's order, in the form each database turns into an index range."""
-        created_at, run_id = last
-        if self.engine.dialect.name != "mysql":  # PostgreSQL and SQLite range over a row comparison directly
-            key = tuple_(Run.created_at, Run.id)
-            return key > tuple_(created_at, run_id) if oldest_first else key < tuple_(created_at, run_id)
-        if oldest_first:  # MySQL does not use the index for a row comparison; written out, it does
-            return or_(Run.created_at > created_at, and_(Run.created_at == created_at, Run.id > run_id))
-        return or_(Run.created_at < created_at, and_(Run.created_at == created_at, Run.id < run_id))
+    @_retried_on_disconnect
+    def query_runs(self, namespace: str, request: ListRequest) -> RunPage:
+        """One page of a namespace's runs by the shared listing scheme (listing.py): filter, order and keyset pages."""
+        with self._session() as session:
+            page = fetch(session, select(Run).where(Run.namespace == namespace), RUN_LISTING, request)
+            return RunPage([_summary(row) for row in page.rows], page.next_page_token)
+
+    def transaction(self) -> AbstractContextManager[Session]:
+        """One transaction on the store's database, for records kept beside the runs (catalog.py)."""
+        return self._session()
 
     @_retried_on_disconnect
     def pipeline_of(self, run_id: str) -> ir.Pipeline:
@@ -409,7 +476,7 @@ class SqlMetadataStore:
         with self._session() as session:
             row = session.get(Run, run_id)
             if row is None:
-                raise SluicewayError(f"no run '{run_id}'")
+                raise NotFound(f"no run '{run_id}'")
             version = session.get(PipelineVersion, row.pipeline_digest)
             assert version is not None  # a foreign key
             return loads(version.ir, origin=f"run {run_id}")
@@ -419,7 +486,7 @@ class SqlMetadataStore:
         with self._session() as session:
             row = session.get(Run, run_id)
             if row is None:
-                raise SluicewayError(f"no run '{run_id}'")
+                raise NotFound(f"no run '{run_id}'")
             return _summary(row)
 
     @_retried_on_disconnect
@@ -532,6 +599,17 @@ def _walk_lineage(
     return edges
 
 
+def keep_pipeline_document(session: Session, pipeline: ir.Pipeline, pipeline_digest: str) -> None:
+    """Store the pipeline's IR under its digest, unless it is there already: the same content is stored once."""
+    if session.get(PipelineVersion, pipeline_digest) is not None:
+        return
+    try:
+        with session.begin_nested():  # a savepoint: losing the race below undoes this insert only
+            session.add(PipelineVersion(digest=pipeline_digest, name=pipeline.name, ir=dump_json(pipeline), created_at=_now()))
+    except IntegrityError:  # another process stored the same document first
+        pass
+
+
 def _summary(row: Run) -> RunSummary:
     finished = _aware(row.finished_at) if row.finished_at else None
     return RunSummary(
@@ -545,6 +623,8 @@ def _summary(row: Run) -> RunSummary:
         row.message or "",
         row.namespace,
         row.experiment,
+        row.pipeline_digest,
+        row.idempotency_key,
     )
 
 

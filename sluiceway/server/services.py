@@ -1,0 +1,25 @@
+"""What the routes share, made once at start-up and reached through `Depends(services)`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from .. import config
+from ..stores.sql import SqlMetadataStore
+from ..stores.sql.catalog import SqlCatalog
+from .supervisor import RunSupervisor
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: config.Config
+    store: SqlMetadataStore
+    catalog: SqlCatalog
+    supervisor: RunSupervisor
+
+
+def services(request: Request) -> Services:
+    found: Services = request.app.state.services
+    return found

@@ -1,0 +1,116 @@
+"""Run supervision, in the server's process: each created run runs to its end on a thread of its own.
+
+A run goes through the embedded default's machinery (`local.execute_recorded`): the same
+engine, launcher, recorder and plugins as `sluiceway run`, so a run behaves the same whether a
+laptop or the server runs it. The engine records every state change itself; the supervisor
+only starts runs, hands cancellations to their engines, and ends a run that could not start.
+
+Not yet here: taking runs up again after the server was killed (see the issue); a graceful
+stop abandons the runs in flight, so that none is left RUNNING with nothing behind it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING
+
+from .. import config, local
+from ..core.lifecycle import ErrorKind, RunState
+
+if TYPE_CHECKING:
+    from ..engine.engine import Engine
+    from ..stores.sql import SqlMetadataStore
+
+logger = logging.getLogger(__name__)
+
+STOP_GRACE_SECONDS = 15.0
+"""How long a graceful stop waits for abandoned runs to record their end."""
+
+
+class RunSupervisor:
+    """Starts runs on threads, and cancels them through their engines."""
+
+    def __init__(self, store: SqlMetadataStore, settings: config.Config) -> None:
+        self.store = store
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._threads: dict[str, threading.Thread] = {}
+        self._engines: dict[str, Engine] = {}
+        self._cancel_asked: set[str] = set()
+        """Runs cancelled before their engine existed: it is cancelled as soon as it does."""
+        self._stopping = False
+
+    def start(self, run_id: str) -> None:
+        """Run `run_id` (recorded PENDING) to its end, on a thread of its own."""
+        thread = threading.Thread(target=self._run, args=(run_id,), name=f"run {run_id}", daemon=True)
+        with self._lock:
+            if self._stopping:
+                raise RuntimeError("the server is stopping")
+            self._threads[run_id] = thread
+        thread.start()
+
+    def cancel(self, run_id: str) -> bool:
+        """Ask the run to stop, as `sluiceway runs cancel` does; False if this server is not running it."""
+        with self._lock:
+            if run_id not in self._threads:
+                return False
+            engine = self._engines.get(run_id)
+            if engine is None:
+                self._cancel_asked.add(run_id)
+            else:
+                engine.cancel()
+            return True
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    def running(self) -> int:
+        with self._lock:
+            return len(self._threads)
+
+    def stop(self, grace_seconds: float = STOP_GRACE_SECONDS) -> None:
+        """Abandon every run in flight (their attempts are killed, and they end CANCELLED), and wait for them to say so."""
+        with self._lock:
+            self._stopping = True
+            engines = list(self._engines.values())
+            threads = list(self._threads.values())
+        for engine in engines:
+            engine.abandon()
+        deadline = time.monotonic() + grace_seconds
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        if any(thread.is_alive() for thread in threads):
+            logger.warning("some runs did not end within %.0f s of the server stopping", grace_seconds)
+
+    def _run(self, run_id: str) -> None:
+        try:
+            local.execute_recorded(run_id, store=self.store, settings=self.settings, on_engine=lambda engine: self._attach(run_id, engine))
+        except Exception as error:  # the run could not start, or the engine broke: the run must not stay unfinished
+            logger.exception("run %s ended with an error in the server", run_id)
+            self._end_broken(run_id, f"the server could not run it: {type(error).__name__}: {error}")
+        finally:
+            with self._lock:
+                self._threads.pop(run_id, None)
+                self._engines.pop(run_id, None)
+                self._cancel_asked.discard(run_id)
+
+    def _attach(self, run_id: str, engine: Engine) -> None:
+        with self._lock:
+            self._engines[run_id] = engine
+            if self._stopping:
+                engine.abandon()
+            elif run_id in self._cancel_asked:
+                engine.cancel()
+
+    def _end_broken(self, run_id: str, message: str) -> None:
+        try:
+            state = self.store.get_run(run_id).state
+            if state == RunState.PENDING.value:
+                self.store.set_run_state(run_id, RunState.FAILED, error_kind=ErrorKind.LAUNCH_FAILED.value, message=message)
+            elif state in (RunState.RUNNING.value, RunState.CANCELLING.value):
+                self.store.end_abandoned_run(run_id, message)
+        except Exception:
+            logger.exception("could not record the end of run %s", run_id)
