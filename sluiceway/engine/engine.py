@@ -25,7 +25,7 @@ from ..core.launcher import AttemptOutcome, AttemptRecord, Launcher, RunContext,
 from ..core.lifecycle import RUN_TRANSITIONS, TASK_TRANSITIONS, ErrorKind, RunState, SkipReason, TaskState
 from ..core.stores import CacheStore, Stores
 from ..core.task_spec import ArtifactRef, FinalStatus, InputBinding, StoreRef, TaskSpec, encode
-from ..core.tickets import BRANCH_OUTPUT, EMPTY_OUTPUT, ITERATIONS_OUTPUT, Decision
+from ..core.tickets import BRANCH_OUTPUT, DRIVER_OUTPUTS, EMPTY_OUTPUT, ITERATIONS_OUTPUT, Decision
 from .caching import cache_key, cache_parts
 from .conditions import ConditionError, compare
 from .frames import Frame, Instance
@@ -105,11 +105,14 @@ class Engine:
         self.launcher = launcher
         self.workflow = launcher if isinstance(launcher, WorkflowLauncher) else None
         """The launcher, when a workflow engine starts the pods and must hear every decision (core/tickets.py)."""
+        self._submitted = self.workflow is None
         self.run_dir = run_dir
         self.artifact_root = artifact_root.rstrip("/")
         self.stores_by_scheme = stores or {}
         self.stores = Stores(self.stores_by_scheme)
         self.max_parallel = max(1, max_parallel)
+        """The most attempts at once. On a workflow engine it is the engine's to enforce (its pods wait for tickets: a
+        second limit here could hold the tickets the engine's running pods wait for), so it only reaches the engine."""
         self.observers = tuple(observers)
         self.cache = cache
         """Step caching; None turns it off for the whole run."""
@@ -201,6 +204,10 @@ class Engine:
             self.error_kind, self.message = ErrorKind.LAUNCH_FAILED, f"the workflow engine refused the run: {error}"
             self._set_run(RunState.FAILED)
             return False
+        self._submitted = True
+        for instance in self.root.walk():  # kept from before a retry: the new engine object's pods for them just end
+            if instance.done:
+                self._tell_workflow(workflow, instance)
         return True
 
     def _pipeline_outputs(self) -> dict[str, InputBinding]:
@@ -233,6 +240,9 @@ class Engine:
                 instance.message = "kept from before the retry"
             else:
                 instance.attempts = instance.retry_base = before.attempts  # attempt numbers go on; retries start afresh
+        if self.workflow is not None and self._submitted:  # kept from before a retry, in a group opening now
+            for kept in (instance for instance in frame.instances.values() if instance.done):
+                self._tell_workflow(self.workflow, kept)
         frame.remaining = sum(1 for instance in frame.instances.values() if not instance.done)
         self._unfinished += frame.remaining
         if not frame.exempt():
@@ -375,7 +385,7 @@ class Engine:
             instance.cache_checked = True
             if self._reuse_cached(instance, task, component, arguments):
                 return True
-        if self._running_attempts >= self.max_parallel:
+        if self._running_attempts >= self.max_parallel and self.workflow is None:
             self._waiting_for_slot.append(instance)  # woken when an attempt ends
             return False
         instance.outputs = {}
@@ -812,14 +822,18 @@ class Engine:
 
     def _tell_workflow(self, workflow: WorkflowLauncher, instance: Instance) -> None:
         """What the pods of `instance` must do, when the engine decided it without (another) attempt."""
+        if not self._submitted:  # kept from before a retry: told once the run is submitted (_submit)
+            return
         node = instance.node
         outputs = instance.driver_outputs
-        if not outputs and isinstance(node, ir.Condition):  # decided before it started: no branch
-            outputs = {BRANCH_OUTPUT: "none"}
-        elif not outputs and isinstance(node, ir.Loop):
-            outputs = {ITERATIONS_OUTPUT: "[]", EMPTY_OUTPUT: "true"}
+        if not outputs and isinstance(node, (ir.Condition, ir.Loop)):  # decided before it started: no branch, no iteration
+            outputs = DRIVER_OUTPUTS["condition" if isinstance(node, ir.Condition) else "loop"]
         decision = Decision(
-            state=instance.state.value, exit_code=1 if instance.state == T.FAILED else 0, outputs=outputs, message=instance.message
+            state=instance.state.value,
+            exit_code=1 if instance.state == T.FAILED else 0,
+            outputs=outputs,
+            message=instance.message,
+            opened=bool(instance.frames),
         )
         workflow.decided(instance.id, decision)
 

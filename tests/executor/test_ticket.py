@@ -47,13 +47,15 @@ def spec_for(tmp_path: Path, component, inputs: dict[str, InputBinding] | None =
 
 
 def start_pod(tmp_path: Path, retry: int = 0, *extra: str) -> subprocess.Popen[str]:
-    tickets = (tmp_path / "tickets" / "task").as_uri()
+    root = (tmp_path / "tickets").as_uri()
     command = [
         sys.executable,
         "-m",
         "sluiceway.executor",
         "--ticket",
-        tickets,
+        root,
+        "--instance",
+        "task",
         "--retry",
         str(retry),
         "--outputs",
@@ -65,8 +67,8 @@ def start_pod(tmp_path: Path, retry: int = 0, *extra: str) -> subprocess.Popen[s
     )
 
 
-def write_ticket(tmp_path: Path, name: str, data: bytes) -> None:
-    folder = tmp_path / "tickets" / "task"
+def write_ticket(tmp_path: Path, name: str, data: bytes, instance: str = "task") -> None:
+    folder = tmp_path / "tickets" / instance
     folder.mkdir(parents=True, exist_ok=True)
     (folder / name).write_bytes(data)
 
@@ -134,5 +136,45 @@ def test_values_past_the_outputs_limit_point_to_the_stored_result(tmp_path: Path
 
 
 def test_a_malformed_ticket_command_line_exits_2_with_the_usage(tmp_path: Path) -> None:
-    completed = subprocess.run([sys.executable, "-m", "sluiceway.executor", "--ticket", "x"], capture_output=True, text=True, timeout=60)
+    completed = subprocess.run(
+        [sys.executable, "-m", "sluiceway.executor", "--ticket", "x", "--retry", "0"], capture_output=True, text=True, timeout=60
+    )
     assert completed.returncode == 2 and "usage:" in completed.stderr
+
+
+def test_an_attempt_cancelled_before_its_pod_started_is_not_run(tmp_path: Path) -> None:
+    write_ticket(tmp_path, "0.json", encode(spec_for(tmp_path, add, {"a": InputBinding(value=1)})))
+    write_ticket(tmp_path, "0.cancelled.json", encode_decision(Decision(state="CANCELLED", message="stopped")))
+    code, stderr = finish(start_pod(tmp_path))
+    assert code == 0 and "CANCELLED: stopped" in stderr
+    assert not (tmp_path / "out" / "Output").exists()
+
+
+def test_a_pod_whose_group_ended_without_it_ends_and_a_driver_leaves_its_outputs(tmp_path: Path) -> None:
+    """GRP-3: an iteration the loop never opened (the run stopped) has no ticket; its pods end when the loop is final."""
+    pod = start_pod(tmp_path, 0, "--within", "outer for-loop", "--driver", "loop")
+    write_ticket(tmp_path, DECIDED, encode_decision(Decision(state="RUNNING", opened=True)), instance="for-loop")
+    time.sleep(0.5)
+    assert pod.poll() is None  # the loop still runs: the iteration may yet open
+    write_ticket(tmp_path, DECIDED, encode_decision(Decision(state="FAILED", exit_code=1, opened=True)), instance="for-loop")
+    code, stderr = finish(pod)
+    assert code == 0 and "'for-loop' ended (FAILED) without running this instance" in stderr
+    assert (tmp_path / "out" / "iterations").read_text() == "[]"
+
+
+def test_an_exit_task_ends_unrun_only_when_its_handler_was_never_entered(tmp_path: Path) -> None:
+    entered = encode_decision(Decision(state="FAILED", exit_code=1, opened=True))
+    write_ticket(tmp_path, DECIDED, entered, instance="guard")
+    pod = start_pod(tmp_path, 0, "--handler", "guard")
+    time.sleep(0.5)
+    assert pod.poll() is None  # entered: the exit task will run, once the engine launches it
+    write_ticket(tmp_path, DECIDED, encode_decision(Decision(state="SKIPPED", message="never entered")), instance="guard")
+    code, stderr = finish(pod)
+    assert code == 0 and "was never entered" in stderr
+
+
+def test_every_waiting_pod_ends_when_the_run_ends(tmp_path: Path) -> None:
+    pod = start_pod(tmp_path)
+    write_ticket(tmp_path, "../_ended.json", encode_decision(Decision(state="ENDED")))
+    code, stderr = finish(pod)
+    assert code == 0 and "the run ended" in stderr

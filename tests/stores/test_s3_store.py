@@ -211,16 +211,17 @@ def test_a_range_that_breaks_off_is_continued_from_the_last_byte_written(
     s3_server: S3Server, large_object: tuple[str, bytes], tmp_path: Path
 ):
     uri, content = large_object
-    store = s3_store(s3_server, max_concurrency=2)  # the first GET and one range, then the two ranges: a set order
+    store = s3_store(s3_server, max_concurrency=2)
     watcher = GetObjectWatcher(store, breaks={1: (2 * MiB, ResponseStreamingError(error="connection reset by peer"))})
     store.download(uri, tmp_path / "copy")
     assert (tmp_path / "copy").read_bytes() == content
-    assert watcher.answers == [
-        (None, LARGE),
-        (f"bytes {5 * MiB}-{10 * MiB - 1}/{LARGE}", 5 * MiB),  # broke off after 2 MiB: 7 MiB are written
-        (f"bytes {10 * MiB}-{LARGE - 1}/{LARGE}", LARGE - 10 * MiB),  # already asked for; let go
-        (f"bytes {7 * MiB}-{LARGE - 1}/{LARGE}", LARGE - 7 * MiB),
-    ]
+    first, broken, *after = watcher.answers
+    assert first == (None, LARGE)
+    assert broken == (f"bytes {5 * MiB}-{10 * MiB - 1}/{LARGE}", 5 * MiB)  # broke off after 2 MiB: 7 MiB are written
+    continued = (f"bytes {7 * MiB}-{LARGE - 1}/{LARGE}", LARGE - 7 * MiB)
+    assert after[-1] == continued  # from the last byte written, once
+    # The range after the broken one may have been asked for already (then let go), depending on timing.
+    assert after[:-1] in ([], [(f"bytes {10 * MiB}-{LARGE - 1}/{LARGE}", LARGE - 10 * MiB)])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["copy", "large"]
 
 

@@ -41,7 +41,7 @@ from ..kube.pods import (
     secret_volumes,
     ticket_container,
 )
-from ..kube.workflow import Submission
+from ..kube.workflow import ENGINE_DEADLINE_MARGIN_SECONDS, Submission
 
 API_VERSION = "argoproj.io/v1alpha1"
 PIPELINE_LABEL = "sluiceway.dev/pipeline"
@@ -52,7 +52,14 @@ TICKETS_PARAMETER = "sluiceway-tickets"
 STORES_PARAMETER = "sluiceway-stores"
 """The workflow parameter holding the artifact stores' settings as JSON (STORES_ENV), to read tickets with."""
 PREFIX = "prefix"
+WITHIN = "within"
+"""The instance paths of the groups around a template's instances, space-separated: a pod ends unrun when one of them
+ended without creating its instance (an iteration never opened)."""
+HANDLER = "handler"
+"""An exit task's exit handler: the exit task ends unrun when the handler was never entered."""
 INSTANCE = "instance"
+P = "{{inputs.parameters.prefix}}"
+W = "{{inputs.parameters.within}}"
 DRIVER, BODY = "driver", "body"
 
 
@@ -101,8 +108,8 @@ class _Renderer:
             metadata["labels"][RUN_LABEL] = label_value(submission.run_id)
             metadata["annotations"] = {RUN_LABEL: submission.run_id}
             spec["podMetadata"]["labels"][RUN_LABEL] = label_value(submission.run_id)
-            if submission.timeout_seconds is not None:  # TIME-3; exit handlers are exempt, as Argo exempts them
-                spec["activeDeadlineSeconds"] = max(1, math.ceil(submission.timeout_seconds))
+            if submission.timeout_seconds is not None:  # TIME-3, Sluiceway's first; exit handlers are exempt, as Argo exempts them
+                spec["activeDeadlineSeconds"] = max(1, math.ceil(submission.timeout_seconds)) + ENGINE_DEADLINE_MARGIN_SECONDS
             if submission.max_parallel is not None:
                 spec["parallelism"] = submission.max_parallel
         return {"apiVersion": API_VERSION, "kind": "Workflow", "metadata": metadata, "spec": spec}
@@ -112,12 +119,13 @@ class _Renderer:
         stores = {"name": STORES_PARAMETER}
         if submission is not None:
             tickets["value"], stores["value"] = submission.tickets_root, submission.stores_json
-        return [tickets, stores, {"name": PREFIX, "value": ""}]
+        return [tickets, stores, {"name": PREFIX, "value": ""}, {"name": WITHIN, "value": ""}]
 
     # --- levels -------------------------------------------------------------------------------
 
     def _dag(self, name: str, nodes: tuple[ir.Node, ...], scope: str) -> str:
-        """A DAG template for one level of nodes (its tasks get their instance paths from `prefix`); its name."""
+        """A DAG template for one level of nodes (its tasks get their instance paths from `prefix`, and the groups
+        around them from `within`); its name."""
         if name in self.templates:
             return name
         self.templates[name] = {}  # claimed first: a nested pipeline may appear again below
@@ -132,27 +140,28 @@ class _Renderer:
                 task["depends"] = depends
             tasks.append(task)
         if not tasks:
-            raise ArgoRefusal(f"a group of {scope} holds only importers: the argo backend needs a task in every group")
-        self.templates[name] = {"name": name, "inputs": {"parameters": [{"name": PREFIX}]}, "dag": {"tasks": tasks}}
+            raise ArgoRefusal(f"a group in {scope} holds only importers: the argo backend needs a task in every group")
+        self.templates[name] = _dag_template(name, tasks)
         return name
 
     def _call(self, node: ir.Node, scope: str) -> dict[str, Any]:
         """How a level's DAG task runs `node`: the template it calls, and with what."""
-        prefix = "{{inputs.parameters.prefix}}"
+        here, inside = f"{P}{node.name}", f"{W} {P}{node.name}"  # its instance path; the groups around what it holds
         if isinstance(node, ir.Task):
             component = self.pipeline.components[node.component]
             if isinstance(component.implementation, ir.Graph):  # a nested pipeline: its graph's DAG, one level deeper
                 template = self._dag(self._name("graph", node.component), component.implementation.nodes, scope=node.component)
-                return _calling(template, {PREFIX: f"{prefix}{node.name}/"})
-            return _calling(self._task_template(scope, node), {INSTANCE: f"{prefix}{node.name}"})
+                return _calling(template, {PREFIX: f"{here}/", WITHIN: inside})
+            return _calling(self._task_template(scope, node), {INSTANCE: here, WITHIN: W})
         if isinstance(node, ir.Condition):
-            return _calling(self._condition(node, scope), {PREFIX: prefix})
+            return _calling(self._condition(node, scope), {PREFIX: P, WITHIN: W})
         if isinstance(node, ir.Loop):
-            return _calling(self._loop(node, scope), {PREFIX: prefix})
+            return _calling(self._loop(node, scope), {PREFIX: P, WITHIN: W})
         assert isinstance(node, ir.ExitHandler)
-        call = _calling(self._dag(self._name(scope, node.name), node.nodes, scope), {PREFIX: prefix})
-        exit_call = _calling(self._task_template(scope, node.exit_task), {INSTANCE: f"{prefix}{node.exit_task.name}"})
-        return {**call, "hooks": {"exit": exit_call}}
+        call = _calling(self._dag(self._name(scope, node.name), node.nodes, scope), {PREFIX: P, WITHIN: inside})
+        # The exit task sits beside its handler (EXIT-6): it ends unrun only if the handler was never entered.
+        exit_task = self._task_template(scope, node.exit_task, exit_task=True)
+        return {**call, "hooks": {"exit": _calling(exit_task, {INSTANCE: f"{P}{node.exit_task.name}", WITHIN: W, HANDLER: here})}}
 
     def _depends(self, name: str, nodes: tuple[ir.Node, ...], waits_for: dict[str, dict[str, str]]) -> str:
         """The `depends` expression of a level's DAG task: its edges, through importers (which have no DAG task; an
@@ -175,12 +184,8 @@ class _Renderer:
     def _condition(self, condition: ir.Condition, scope: str) -> str:
         """A DAG: the driver writes the taken branch's index; each branch runs `when` it is that index."""
         name = self._name(scope, condition.name)
-        tasks: list[dict[str, Any]] = [
-            {
-                "name": DRIVER,
-                **_calling(self._driver(scope, condition.name, BRANCH_OUTPUT), {INSTANCE: "{{inputs.parameters.prefix}}" + condition.name}),
-            }
-        ]
+        driver = self._driver(scope, condition.name, BRANCH_OUTPUT, "condition")
+        tasks: list[dict[str, Any]] = [{"name": DRIVER, **_calling(driver, {INSTANCE: f"{P}{condition.name}", WITHIN: W})}]
         for index, branch in enumerate(condition.branches):
             if not any(not isinstance(node, ir.Importer) for node in branch.nodes):
                 continue
@@ -188,29 +193,29 @@ class _Renderer:
             tasks.append(
                 {
                     "name": f"branch-{index}",
-                    **_calling(template, {PREFIX: "{{inputs.parameters.prefix}}"}),
+                    **_calling(template, {PREFIX: P, WITHIN: f"{W} {P}{condition.name}"}),
                     "depends": DRIVER,
                     "when": f"{{{{tasks.{DRIVER}.outputs.parameters.{BRANCH_OUTPUT}}}}} == {index}",
                 }
             )
-        self.templates[name] = {"name": name, "inputs": {"parameters": [{"name": PREFIX}]}, "dag": {"tasks": tasks}}
+        self.templates[name] = _dag_template(name, tasks)
         return name
 
     def _loop(self, loop: ir.Loop, scope: str) -> str:
         """A DAG: the driver writes the iteration indices; the body runs once per index, `parallelism` at a time."""
         name = self._name(scope, loop.name)
         body = self._dag(self._name(scope, loop.name, BODY), loop.nodes, scope)
-        driver = self._driver(scope, loop.name, ITERATIONS_OUTPUT)
+        driver = self._driver(scope, loop.name, ITERATIONS_OUTPUT, "loop")
         tasks = [
-            {"name": DRIVER, **_calling(driver, {INSTANCE: "{{inputs.parameters.prefix}}" + loop.name})},
+            {"name": DRIVER, **_calling(driver, {INSTANCE: f"{P}{loop.name}", WITHIN: W})},
             {
                 "name": BODY,
-                **_calling(body, {PREFIX: "{{inputs.parameters.prefix}}" + loop.name + "/{{item}}/"}),
+                **_calling(body, {PREFIX: f"{P}{loop.name}/{{{{item}}}}/", WITHIN: f"{W} {P}{loop.name}"}),
                 "depends": DRIVER,
                 "withParam": f"{{{{tasks.{DRIVER}.outputs.parameters.{ITERATIONS_OUTPUT}}}}}",
             },
         ]
-        template: dict[str, Any] = {"name": name, "inputs": {"parameters": [{"name": PREFIX}]}, "dag": {"tasks": tasks}}
+        template = _dag_template(name, tasks)
         if loop.parallelism:
             template["parallelism"] = loop.parallelism  # LOOP-4: the body's iterations at once (the driver is done by then)
         self.templates[name] = template
@@ -218,22 +223,22 @@ class _Renderer:
 
     # --- pods ---------------------------------------------------------------------------------
 
-    def _driver(self, scope: str, group: str, output: str) -> str:
+    def _driver(self, scope: str, group: str, output: str, kind: str) -> str:
         """A step that writes what the engine decided for a condition or loop, for Argo to branch or fan out on."""
         name = self._name(scope, group, DRIVER)
-        container = self._container(None, ir.TaskSettings(), ["--retry", "0"])
+        args = [*_ticket_args(f"{{{{inputs.parameters.{INSTANCE}}}}}", "0"), "--driver", kind]
         self.templates[name] = {
             "name": name,
-            "inputs": {"parameters": [{"name": INSTANCE}]},
+            "inputs": {"parameters": [{"name": INSTANCE}, {"name": WITHIN}]},
             "metadata": {"labels": {TASK_LABEL: label_value(group)}},
-            "container": container,
+            "container": self._container(None, ir.TaskSettings(), args),
             "volumes": [{"name": "work", "emptyDir": {}}],
             "outputs": {"parameters": [{"name": output, "valueFrom": {"path": f"{OUTPUTS_DIR}/{output}"}}]},
             "retryStrategy": {"limit": "0", "retryPolicy": "Always"},
         }
         return name
 
-    def _task_template(self, scope: str, task: ir.Task, instance: str | None = None) -> str:
+    def _task_template(self, scope: str, task: ir.Task, instance: str | None = None, exit_task: bool = False) -> str:
         """The container template of a task; with `instance`, one for that instance alone (the workflow's onExit,
         which Argo calls without arguments)."""
         name = self._name(scope, task.name)
@@ -241,9 +246,12 @@ class _Renderer:
         settings = task.settings
         template: dict[str, Any] = {"name": name}
         if instance is None:
-            template["inputs"] = {"parameters": [{"name": INSTANCE}]}
+            template["inputs"] = {"parameters": [{"name": INSTANCE}, {"name": WITHIN}, *([{"name": HANDLER}] if exit_task else [])]}
+            args = _ticket_args(f"{{{{inputs.parameters.{INSTANCE}}}}}", "{{retries}}", handler=exit_task)
+        else:
+            args = _ticket_args(instance, "{{retries}}", within="")
         template["metadata"] = {"labels": {TASK_LABEL: label_value(task.name)}}
-        template["container"] = self._container(component, settings, ["--retry", "{{retries}}"], instance)
+        template["container"] = self._container(component, settings, args)
         template["volumes"] = [{"name": "work", "emptyDir": {}}, *secret_volumes(settings.secrets)]
         values = [spec.name for spec in component.outputs if not types.is_artifact(spec.type)]
         if values:  # for display: Argo shows them on the node; nothing reads them back
@@ -259,11 +267,7 @@ class _Renderer:
         self.templates[name] = template
         return name
 
-    def _container(
-        self, component: ir.Component | None, settings: ir.TaskSettings, retry: list[str], instance: str | None = None
-    ) -> dict[str, Any]:
-        where = "{{inputs.parameters.instance}}" if instance is None else instance
-        args = ["--ticket", f"{{{{workflow.parameters.{TICKETS_PARAMETER}}}}}/{where}", *retry, "--outputs", f"{OUTPUTS_DIR}/"]
+    def _container(self, component: ir.Component | None, settings: ir.TaskSettings, args: list[str]) -> dict[str, Any]:
         stores = f"{{{{workflow.parameters.{STORES_PARAMETER}}}}}"
         return ticket_container(component, settings, self.settings, backend="argo", executor_args=args, stores=stores)
 
@@ -272,6 +276,19 @@ class _Renderer:
         template does for it), ending with a hash of the parts: unique, since node names are unique in a graph, and
         within Argo's 128 characters (ART-9)."""
         return hashed_name("/".join(parts), MAX_TEMPLATE_NAME)
+
+
+def _ticket_args(instance: str, retry: str, *, within: str | None = None, handler: bool = False) -> list[str]:
+    """The executor's arguments in a pod: its ticket (core/tickets.py), the groups around it, where outputs go."""
+    groups = f"{{{{inputs.parameters.{WITHIN}}}}}" if within is None else within
+    args = ["--ticket", f"{{{{workflow.parameters.{TICKETS_PARAMETER}}}}}", "--instance", instance, "--retry", retry, "--within", groups]
+    if handler:
+        args += ["--handler", f"{{{{inputs.parameters.{HANDLER}}}}}"]
+    return [*args, "--outputs", f"{OUTPUTS_DIR}/"]
+
+
+def _dag_template(name: str, tasks: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"name": name, "inputs": {"parameters": [{"name": PREFIX}, {"name": WITHIN}]}, "dag": {"tasks": tasks}}
 
 
 def _calling(template: str, parameters: dict[str, str]) -> dict[str, Any]:

@@ -11,8 +11,10 @@ came (the workflow engine did not start it) ends as `Lost` instead of waiting fo
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
+import secrets
 import shlex
 import tempfile
 import threading
@@ -32,7 +34,7 @@ from ...core.launcher import AttemptOutcome, RunContext, tee_lines
 from ...core.lifecycle import ErrorKind
 from ...core.stores import Stores
 from ...core.task_spec import TaskResult, TaskSpec, decode_result, encode
-from ...core.tickets import DECIDED, Decision, encode_decision, tickets_root, try_ticket_name
+from ...core.tickets import DECIDED, RUN_ENDED, Decision, cancelled_ticket_name, encode_decision, tickets_root, try_ticket_name
 from .client import api_client, describe_api_error, is_retryable
 from .credentials import delete_run_secret, make_run_secret, store_credentials
 from .pods import RUN_LABEL, PodSettings, hashed_name, label_value
@@ -43,10 +45,17 @@ log = logging.getLogger(__name__)
 REQUEST_TIMEOUT = (10.0, 60.0)
 CREATE_RETRY_SECONDS = 60.0
 LOST_GRACE_SECONDS = 3.0
-CLOSE_WAIT_SECONDS = 10.0
-"""At the run's end, how long the engine object gets to finish on its own before it is stopped (pods left waiting for
-tickets that will not come: iterations the engine never opened)."""
 """After the engine object ended, how long an attempt without an ended pod waits for the pod's news before it is Lost."""
+CLOSE_WAIT_SECONDS = 60.0
+"""At the run's end, how long the engine object gets to finish on its own (its last pods only end: they find the run
+ended) before it is stopped."""
+TIMEOUT_GRACE_SECONDS = 10.0
+"""An attempt still running this long after its timeout, which the workflow engine should have enforced, is stopped here."""
+STORE_TRIES = 4
+ENGINE_DEADLINE_MARGIN_SECONDS = 60
+"""Added to the run's deadline (TIME-3) where the engine object carries it: Sluiceway's engine stops the run at the
+deadline itself, with the semantics' outcome (RunTimeout, no retry); the object's own deadline, later, only bounds a
+run that is no longer followed."""
 RESULT_NAME = ".sluiceway/result.json"
 
 
@@ -120,6 +129,8 @@ class WorkflowEngineLauncher:
         self._pods: dict[tuple[str, int], dict[str, Any]] = {}
         self._lock = threading.Lock()
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"sluiceway-{self.kind.backend}-tickets")
+        self._ending = ThreadPoolExecutor(max_workers=4, thread_name_prefix=f"sluiceway-{self.kind.backend}-outcomes")
+        self._created = False
         self._watches: list[ResourceWatch] = []
         self._ended = threading.Event()
         self._made_secret: str | None = None
@@ -135,7 +146,8 @@ class WorkflowEngineLauncher:
                 self._made_secret = make_run_secret(self.core, self.settings.namespace, run.run_id, values)
                 self.settings = replace(self.settings, credentials_secret=self._made_secret)
         self.name = self._free_name(run.run_id)
-        self.tickets = tickets_root(run.artifact_root, run.run_id, self.name)
+        # A nonce: a retried run's new object must not read an earlier one's tickets, even one whose name it reuses.
+        self.tickets = tickets_root(run.artifact_root, run.run_id, f"{self.name}-{secrets.token_hex(4)}")
         submission = Submission(
             run_id=run.run_id,
             name=self.name,
@@ -147,6 +159,7 @@ class WorkflowEngineLauncher:
         )
         body = self.kind.render(run.pipeline, self.settings, submission)
         self._create(body)
+        self._created = True
         namespace = self.settings.namespace
         pods = ResourceWatch(
             self.core.list_namespaced_pod, "pods", namespace, f"{self.kind.pod_label}={self.name}", self._on_pod, self._on_pods
@@ -211,12 +224,17 @@ class WorkflowEngineLauncher:
                 time.sleep(delay)
 
     def close(self) -> None:
-        """The run has ended: an engine object still going (pods waiting for tickets that will not come) is stopped."""
-        if self.name and not self._ended.wait(CLOSE_WAIT_SECONDS):
-            self._patch(self.kind.stop(True))
+        """The run has ended: pods still waiting for a ticket end (`_ended.json`), the engine object is given time to
+        finish on its own, then stopped if it has not; the watches and the run's credentials Secret go."""
+        if self._created:
+            self._write(RUN_ENDED, encode_decision(Decision(state="ENDED", message="the run ended")))
+            if not self._ended.wait(CLOSE_WAIT_SECONDS):
+                log.warning("%s %s did not finish %g s after the run; stopping it", self.kind.plural[:-1], self.name, CLOSE_WAIT_SECONDS)
+                self._patch(self.kind.stop(True))
         for watch in self._watches:
             watch.stop()
         self._writer.shutdown(wait=True)
+        self._ending.shutdown(wait=False)
         if self._made_secret is not None:
             delete_run_secret(self.core, self.settings.namespace, self._made_secret)
 
@@ -232,29 +250,46 @@ class WorkflowEngineLauncher:
         on_end: Callable[[AttemptOutcome], None],
         settings: TaskSettings | None = None,
     ) -> WorkflowAttempt:
-        """Write the ticket of the attempt the engine launched; its pod (started by the workflow engine) runs it."""
+        """Write the ticket of the attempt the engine launched; its pod (started by the workflow engine) runs it. A ticket
+        that cannot be stored raises SluicewayError (the attempt could not start: LaunchFailed, retried), and the native
+        try it would have had stays free for the next one."""
         pod_spec = msgspec.structs.replace(spec, result_uri=f"{spec.output_root}/{RESULT_NAME}")
         with self._lock:
             native_try = self._tries.get(spec.task, 0)
+            attempt = WorkflowAttempt(self, pod_spec, (spec.task, native_try), log_path, on_end, timeout_seconds)
+        try:
+            self._write(f"{spec.task}/{try_ticket_name(native_try)}", encode(pod_spec)).result()  # before the pod may need it
+        except Exception as error:
+            raise SluicewayError(f"could not store the ticket of {spec.task} attempt {spec.attempt}: {error}") from None
+        with self._lock:
             self._tries[spec.task] = native_try + 1
-            attempt = WorkflowAttempt(self, pod_spec, (spec.task, native_try), log_path, on_end)
             self._attempts[attempt.key] = attempt
             known = self._pods.get(attempt.key)
-        self._write(f"{spec.task}/{try_ticket_name(native_try)}", encode(pod_spec)).result()  # before the pod may need it
-        if known is not None:
+        if self._ended.is_set():  # the engine object starts no pod any more
+            attempt.lost(f"the {self.kind.backend} {self.kind.plural[:-1]} {self.name} had ended before this attempt was launched")
+        elif known is not None:
             attempt.pod_changed("MODIFIED", known)
+        attempt.start_timer()
         return attempt
 
     def decided(self, instance: str, decision: Decision) -> None:
         self._write(f"{instance}/{DECIDED}", encode_decision(decision))
 
     def _write(self, name: str, data: bytes) -> Any:
-        """Store a ticket, in the order asked (a decision may be replaced by a later one)."""
+        """Store a ticket, in the order asked (a decision may be replaced by a later one), trying again a few times."""
 
         def store() -> None:
             local = self._folder / "ticket.json"
             local.write_bytes(data)
-            self.stores.upload(local, f"{self.tickets}/{name}")
+            for tries_left in reversed(range(STORE_TRIES)):
+                try:
+                    self.stores.upload(local, f"{self.tickets}/{name}")
+                    return
+                except Exception as error:
+                    if not tries_left:
+                        log.warning("could not store the ticket %s: %s", name, error)
+                        raise
+                    time.sleep(0.5 * (STORE_TRIES - tries_left))
 
         return self._writer.submit(store)
 
@@ -294,10 +329,9 @@ class WorkflowEngineLauncher:
             script = next((word for word in words if "--ticket" in word and word != "--ticket"), None)
             if script is not None:  # `sh -c '... exec python -m sluiceway.executor --ticket ...'` (packages installed first)
                 words = shlex.split(script)
-            if "--ticket" in words and "--retry" in words:
-                where, retry = words[words.index("--ticket") + 1], words[words.index("--retry") + 1]
-                if where.startswith(f"{self.tickets}/") and retry.isdigit():
-                    return where[len(self.tickets) + 1 :], int(retry)
+            options = dict(itertools.pairwise(words))
+            if options.get("--ticket") == self.tickets and options.get("--retry", "").isdigit() and "--instance" in options:
+                return options["--instance"], int(options["--retry"])
         return None
 
     def _on_objects(self, objects: list[dict[str, Any]]) -> None:
@@ -333,7 +367,8 @@ class WorkflowEngineLauncher:
 
 
 class WorkflowAttempt:
-    """One attempt the engine launched, ended (exactly once) by its pod's end, its cancellation, or the object's end."""
+    """One attempt the engine launched, ended (exactly once) by its pod's end, its cancellation, its timeout, or the
+    engine object's end."""
 
     def __init__(
         self,
@@ -342,44 +377,69 @@ class WorkflowAttempt:
         key: tuple[str, int],
         log_path: Path,
         on_end: Callable[[AttemptOutcome], None],
+        timeout_seconds: float | None,
     ) -> None:
         self.launcher = launcher
         self.spec = spec
         self.key = key
         self.log_path = log_path
         self.on_end = on_end
+        self.timeout_seconds = timeout_seconds
         self.ended = False
         self.stop_reason: str | None = None
         self.pod_name: str | None = None
         self._following: threading.Thread | None = None
+        self._timer: threading.Timer | None = None
         self._lock = threading.Lock()
 
+    def start_timer(self) -> None:
+        """A backstop for the attempt's timeout (TIME-1): the workflow engine enforces it on the pod, except where
+        Sluiceway must (a Tekton task that may wait for its loop's slot has none of its own)."""
+        if self.timeout_seconds is not None and not self.ended:
+            self._timer = threading.Timer(self.timeout_seconds + TIMEOUT_GRACE_SECONDS, self._stop, ("timed_out",))
+            self._timer.daemon = True
+            self._timer.start()
+
     def cancel(self, *, force: bool = False) -> None:
-        """Stop the attempt: its pod is deleted (the executor gets SIGTERM, the grace period, SIGKILL)."""
-        self.stop_reason = self.stop_reason or "cancelled"
-        if self.pod_name is None:
-            self._end(AttemptOutcome.cancelled())  # no pod yet: the one to come finds the engine's decision
+        """Stop the attempt: its pod is deleted (the executor gets SIGTERM, the grace period, SIGKILL); a pod not started
+        yet finds, besides its ticket, that the attempt was cancelled."""
+        self._stop("cancelled", force)
+
+    def _stop(self, reason: str, force: bool = False) -> None:
+        launcher = self.launcher
+        with self._lock:
+            if self.ended:
+                return
+            self.stop_reason = self.stop_reason or reason
+            pod_name = self.pod_name
+        if pod_name is None:
+            marker = Decision(state="CANCELLED", message=f"the attempt was stopped ({reason}) before its pod started")
+            launcher._write(f"{self.key[0]}/{cancelled_ticket_name(self.key[1])}", encode_decision(marker))
+            self._end(self._stopped_outcome())
             return
         try:
-            self.launcher.core.delete_namespaced_pod(
-                self.pod_name, self.launcher.settings.namespace, grace_period_seconds=0 if force else None, _request_timeout=REQUEST_TIMEOUT
+            launcher.core.delete_namespaced_pod(
+                pod_name, launcher.settings.namespace, grace_period_seconds=0 if force else None, _request_timeout=REQUEST_TIMEOUT
             )
         except Exception as error:
             if getattr(error, "status", None) == 404:
-                self._end(AttemptOutcome.cancelled())
+                self._end(self._stopped_outcome())
             else:
-                log.warning("could not delete pod %s: %s", self.pod_name, describe_api_error(error))
+                log.warning("could not delete pod %s: %s", pod_name, describe_api_error(error))
 
     def pod_changed(self, kind: str, pod: dict[str, Any]) -> None:
-        self.pod_name = pod["metadata"]["name"]
+        """News of the attempt's pod, from the watch's thread: the outcome is worked out on another (it reads the store)."""
         phase = (pod.get("status") or {}).get("phase")
-        if phase == "Running" and self._following is None:
-            self._following = threading.Thread(target=self._follow_log, name=f"log-{self.pod_name}", daemon=True)
+        with self._lock:
+            self.pod_name = pod["metadata"]["name"]
+            follow = phase == "Running" and self._following is None and not self.ended
+            if follow:
+                self._following = threading.Thread(target=self._follow_log, name=f"log-{self.pod_name}", daemon=True)
+        if follow and self._following is not None:
             self._following.start()
-        if phase in ("Succeeded", "Failed"):
-            self._end(self._outcome(pod))
-        elif kind == "DELETED":
-            self._end(AttemptOutcome.cancelled() if self.stop_reason else self._outcome(pod, gone=True))
+        if phase in ("Succeeded", "Failed") or kind == "DELETED":
+            gone = phase not in ("Succeeded", "Failed")
+            self.launcher._ending.submit(lambda: self._end(self._outcome(pod, gone=gone)))
 
     def lost(self, message: str) -> None:
         self._end(AttemptOutcome(end="lost", kind=ErrorKind.LOST, message=message))
@@ -389,10 +449,17 @@ class WorkflowAttempt:
             if self.ended:
                 return
             self.ended = True
-        following = self._following
-        if following is not None:
+            following, timer = self._following, self._timer
+        if timer is not None:
+            timer.cancel()
+        if following is not None and following is not threading.current_thread():
             following.join(timeout=5)
         self.on_end(outcome)
+
+    def _stopped_outcome(self, exit_code: int | None = None) -> AttemptOutcome:
+        if self.stop_reason == "timed_out":
+            return AttemptOutcome.timed_out(self.timeout_seconds, exit_code)
+        return AttemptOutcome.cancelled(exit_code)
 
     def _outcome(self, pod: dict[str, Any], gone: bool = False) -> AttemptOutcome:
         exit_code, reason = _exit_of(pod, self.launcher.kind.container)
@@ -400,20 +467,28 @@ class WorkflowAttempt:
         if result is not None:  # committed (CACHE-7): it counts, whatever stopped the pod afterwards (RETRY-5)
             return AttemptOutcome.of_result(result, exit_code)
         if reason == "DeadlineExceeded" or self.launcher.kind.timed_out(self.launcher, pod):
-            return AttemptOutcome.timed_out(None, exit_code)
+            return AttemptOutcome.timed_out(self.timeout_seconds, exit_code)
         if self.stop_reason:
-            return AttemptOutcome.cancelled(exit_code)
+            return self._stopped_outcome(exit_code)
         what = "was deleted" if gone else f"ended ({reason or 'exit code ' + str(exit_code)})"
         return AttemptOutcome(end="lost", exit_code=exit_code, message=f"the pod {self.pod_name} {what} and its executor left no result")
 
     def _result(self) -> TaskResult | None:
-        local = self.launcher._folder / f"{abs(hash(self.key))}.result.json"
-        try:
-            self.launcher.stores.download(str(self.spec.result_uri), local)
-            return decode_result(local.read_bytes())
-        except Exception as error:  # no result stored: the outcome says what the pod says
-            log.debug("no result for %s at %s: %s", self.key, self.spec.result_uri, error)
-            return None
+        """The executor's stored result; None when there is none (asked again a few times while the store fails)."""
+        uri = str(self.spec.result_uri)
+        local = self.launcher._folder / f"{secrets.token_hex(8)}.result.json"
+        for tries_left in reversed(range(STORE_TRIES)):
+            try:
+                stores = self.launcher.stores
+                if not stores.for_uri(uri).exists(uri):
+                    return None
+                stores.download(uri, local)
+                return decode_result(local.read_bytes())
+            except Exception as error:  # the store failed: asked again, then the outcome says what the pod says
+                log.debug("could not read the result of %s at %s: %s", self.key, uri, error)
+                if tries_left:
+                    time.sleep(0.5 * (STORE_TRIES - tries_left))
+        return None
 
     def _follow_log(self) -> None:
         launcher = self.launcher

@@ -18,7 +18,8 @@ has no nested DAGs, so the graph is flattened into one pipeline whose tasks star
   Tekton's default is 60 minutes); output values are written as results for display, each run of the executor
   keeping their sum under Tekton's 4096-byte termination message by storing larger ones in the artifact store.
 
-Refused (docs/reference/backends.md): a loop inside a loop, and an exit handler inside a loop.
+Refused (docs/reference/backends.md): a loop inside a loop, a condition or an exit handler inside a loop, and a loop
+with a parallelism limit whose body holds more than one task.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from ..kube.pods import (
     secret_volumes,
     ticket_container,
 )
-from ..kube.workflow import Submission
+from ..kube.workflow import ENGINE_DEADLINE_MARGIN_SECONDS, Submission
 
 API_VERSION = "tekton.dev/v1"
 PIPELINE_LABEL = "sluiceway.dev/pipeline"
@@ -84,6 +85,8 @@ class _Place:
     """The enclosing loop's name, if any."""
     waits_for_slot: bool = False
     """Its iterations may wait for a slot (LOOP-4): their pods start before the engine opens them."""
+    within: tuple[str, ...] = ()
+    """The instance paths of the groups around it: a pod ends unrun when one ended without creating its instance."""
 
 
 @dataclass
@@ -167,10 +170,11 @@ class _Renderer:
     def _node(self, node: ir.Node, place: _Place) -> list[str]:
         if isinstance(node, ir.Importer):
             return []  # recorded by the engine; nothing runs in a pod
+        here = f"{place.instance}{node.name}"
         if isinstance(node, ir.Task):
             component = self.pipeline.components[node.component]
             if isinstance(component.implementation, ir.Graph):  # a nested pipeline, flattened one path segment deeper
-                inner = replace(place, path=f"{place.path}{node.name}/", instance=f"{place.instance}{node.name}/")
+                inner = replace(place, path=f"{place.path}{node.name}/", instance=f"{here}/", within=(*place.within, here))
                 return self.level(component.implementation.nodes, inner)
             return [self._task(node, place)]
         if isinstance(node, ir.Condition):
@@ -178,22 +182,29 @@ class _Renderer:
         if isinstance(node, ir.Loop):
             return self._loop(node, place)
         assert isinstance(node, ir.ExitHandler)
-        made = self.level(node.nodes, place)
         if place.matrix is not None:
             raise TektonRefusal(
                 f"exit handler '{node.name}' is inside ParallelFor '{place.loop}': the tekton backend runs exit tasks as "
                 "`finally` tasks, which cannot be fanned out per iteration"
             )
-        self.finally_tasks.append(self._task_body(node.exit_task, replace(place, after=frozenset(), when=()), finally_task=True))
+        made = self.level(node.nodes, replace(place, within=(*place.within, here)))
+        # The exit task sits beside its handler (EXIT-6): it ends unrun only if the handler was never entered.
+        exit_place = replace(place, after=frozenset(), when=())
+        self.finally_tasks.append(self._task_body(node.exit_task, exit_place, finally_task=True, handler=here))
         return made
 
     def _condition(self, condition: ir.Condition, place: _Place) -> list[str]:
-        driver = self._driver(condition.name, place, [{"name": BRANCH_OUTPUT, "type": "string"}])
+        if place.matrix is not None:
+            raise TektonRefusal(
+                f"condition '{condition.name}' is inside ParallelFor '{place.loop}': Tekton evaluates `when` once per "
+                "matrixed task, not per iteration, so the tekton backend cannot branch in each iteration"
+            )
+        driver = self._driver(condition.name, place, [{"name": BRANCH_OUTPUT, "type": "string"}], "condition")
         made = [driver]
         for index, branch in enumerate(condition.branches):
             when = {"input": f"$(tasks.{driver}.results.{BRANCH_OUTPUT})", "operator": "in", "values": [str(index)]}
-            inner = replace(place, after=place.after | {driver}, when=(*place.when, when))
-            made += self.level(branch.nodes, inner)
+            within = (*place.within, f"{place.instance}{condition.name}")
+            made += self.level(branch.nodes, replace(place, after=place.after | {driver}, when=(*place.when, when), within=within))
         return made
 
     def _loop(self, loop: ir.Loop, place: _Place) -> list[str]:
@@ -202,8 +213,14 @@ class _Renderer:
                 f"ParallelFor '{loop.name}' is inside ParallelFor '{place.loop}': the tekton backend fans a loop out as a "
                 "matrix, and Tekton does not fan a matrix out again"
             )
+        if loop.parallelism and (len(loop.nodes) != 1 or not isinstance(loop.nodes[0], ir.Task) or self._is_graph(loop.nodes[0])):
+            raise TektonRefusal(
+                f"ParallelFor '{loop.name}' has a parallelism of {loop.parallelism} and more than one task in its body: Tekton runs "
+                "each body task over every iteration at once (a matrix waits for all of the task before it), so "
+                "iterations cannot be run a few at a time; drop the limit, or keep one task in the body"
+            )
         results = [{"name": ITERATIONS_OUTPUT, "type": "array"}, {"name": EMPTY_OUTPUT, "type": "string"}]
-        driver = self._driver(loop.name, place, results)
+        driver = self._driver(loop.name, place, results, "loop")
         inner = _Place(
             path=place.path,
             instance=f"{place.instance}{loop.name}/$(params.{ITERATION})/",
@@ -213,15 +230,19 @@ class _Renderer:
             matrix={"params": [{"name": ITERATION, "value": f"$(tasks.{driver}.results.{ITERATIONS_OUTPUT}[*])"}]},
             loop=loop.name,
             waits_for_slot=loop.parallelism > 0,
+            within=(*place.within, f"{place.instance}{loop.name}"),
         )
         return [driver, *self.level(loop.nodes, inner)]
 
+    def _is_graph(self, node: ir.Node) -> bool:
+        return isinstance(node, ir.Task) and isinstance(self.pipeline.components[node.component].implementation, ir.Graph)
+
     # --- tasks --------------------------------------------------------------------------------
 
-    def _driver(self, group: str, place: _Place, results: list[dict[str, Any]]) -> str:
+    def _driver(self, group: str, place: _Place, results: list[dict[str, Any]], kind: str) -> str:
         """A task that writes what the engine decided for a condition or loop, as results Tekton branches or fans out on."""
         name = _task_name(f"{place.path}{group}/driver")
-        step = self._step(None, ir.TaskSettings(), f"{place.instance}{group}", "0")
+        step = self._step(None, ir.TaskSettings(), f"{place.instance}{group}", "0", place.within, driver=kind)
         task_spec: dict[str, Any] = {
             "params": self._declared_params(place),
             "results": results,
@@ -239,12 +260,13 @@ class _Renderer:
         self.tasks.append(body)
         return str(body["name"])
 
-    def _task_body(self, task: ir.Task, place: _Place, *, finally_task: bool) -> dict[str, Any]:
+    def _task_body(self, task: ir.Task, place: _Place, *, finally_task: bool, handler: str | None = None) -> dict[str, Any]:
         name = _task_name(f"{place.path}{task.name}")
         component = self.pipeline.components[task.component]
         settings = task.settings
         values = [spec.name for spec in component.outputs if not types.is_artifact(spec.type)]
-        step = self._step(component, settings, f"{place.instance}{task.name}", "$(context.task.retry-count)")
+        instance = f"{place.instance}{task.name}"
+        step = self._step(component, settings, instance, "$(context.task.retry-count)", place.within, handler=handler)
         task_spec: dict[str, Any] = {"metadata": {"labels": {TASK_LABEL: label_value(task.name)}}, "params": self._declared_params(place)}
         if values:  # for display; nothing reads them back
             task_spec["results"] = [{"name": value, "type": "string"} for value in values]
@@ -279,9 +301,20 @@ class _Renderer:
     def _passed_params(self) -> list[dict[str, Any]]:
         return [{"name": name, "value": f"$(params.{name})"} for name in (TICKETS_PARAMETER, STORES_PARAMETER)]
 
-    def _step(self, component: ir.Component | None, settings: ir.TaskSettings, instance: str, retry: str) -> dict[str, Any]:
-        ticket = f"$(params.{TICKETS_PARAMETER})/{instance}"
-        args = ["--ticket", ticket, "--retry", retry, "--outputs", f"{RESULTS_DIR}/", "--outputs-limit", str(RESULTS_LIMIT)]
+    def _step(
+        self,
+        component: ir.Component | None,
+        settings: ir.TaskSettings,
+        instance: str,
+        retry: str,
+        within: tuple[str, ...],
+        *,
+        handler: str | None = None,
+        driver: str | None = None,
+    ) -> dict[str, Any]:
+        args = ["--ticket", f"$(params.{TICKETS_PARAMETER})", "--instance", instance, "--retry", retry, "--within", " ".join(within)]
+        args += [*(["--handler", handler] if handler else []), *(["--driver", driver] if driver else [])]
+        args += ["--outputs", f"{RESULTS_DIR}/", "--outputs-limit", str(RESULTS_LIMIT)]
         stores = f"$(params.{STORES_PARAMETER})"
         step = ticket_container(component, settings, self.settings, backend="tekton", executor_args=args, stores=stores)
         if "resources" in step:
@@ -299,11 +332,12 @@ def _seconds(value: float) -> str:
 
 
 def _timeouts(timeout_seconds: float | None, exit_timeout_seconds: float) -> dict[str, str]:
-    """TIME-3 and TIME-4 as Tekton's timeouts, always explicit ("0s": none; its default is 60 minutes [BS §2.9])."""
+    """TIME-3 and TIME-4 as Tekton's timeouts, always explicit ("0s": none; its default is 60 minutes [BS §2.9]).
+    Sluiceway's engine stops the run at its deadline itself; Tekton's, a margin later, bounds a run no longer followed."""
     exit_budget = _seconds(exit_timeout_seconds) if exit_timeout_seconds > 0 else "0s"
     if timeout_seconds is None:
         return {"pipeline": "0s", "tasks": "0s", "finally": exit_budget}
+    tasks = math.ceil(timeout_seconds) + ENGINE_DEADLINE_MARGIN_SECONDS
     if exit_timeout_seconds <= 0:
-        return {"pipeline": "0s", "tasks": _seconds(timeout_seconds), "finally": "0s"}
-    total = math.ceil(timeout_seconds) + math.ceil(exit_timeout_seconds)
-    return {"pipeline": f"{total}s", "tasks": _seconds(timeout_seconds), "finally": exit_budget}
+        return {"pipeline": "0s", "tasks": f"{tasks}s", "finally": "0s"}
+    return {"pipeline": f"{tasks + math.ceil(exit_timeout_seconds)}s", "tasks": f"{tasks}s", "finally": exit_budget}

@@ -65,7 +65,7 @@ def test_a_submitted_run_fills_in_its_values_and_stays_valid(examples: dict[str,
     workflow = checked_workflow(examples["hyperparameter_sweep"], SETTINGS, submission)
     assert workflow["metadata"]["name"] == "hs-1"
     assert workflow["metadata"]["annotations"]["sluiceway.dev/run-id"] == submission.run_id
-    assert workflow["spec"]["activeDeadlineSeconds"] == 91  # TIME-3, whole seconds rounded up
+    assert workflow["spec"]["activeDeadlineSeconds"] == 91 + 60  # TIME-3, rounded up, after the engine's own
     assert workflow["spec"]["parallelism"] == 8
     parameters = {p["name"]: p.get("value") for p in workflow["spec"]["arguments"]["parameters"]}
     assert parameters["sluiceway-tickets"] == submission.tickets_root
@@ -150,13 +150,17 @@ def test_conditions_branch_on_the_drivers_index_and_loops_fan_out_over_its_itera
     assert loop["parallelism"] == 2  # LOOP-4
     body = {task["name"]: task for task in loop["dag"]["tasks"]}["body"]
     assert body["withParam"] == "{{tasks.driver.outputs.parameters.iterations}}"
-    assert body["arguments"]["parameters"] == [{"name": "prefix", "value": "{{inputs.parameters.prefix}}for-loop/{{item}}/"}]
+    assert body["arguments"]["parameters"] == [
+        {"name": "prefix", "value": "{{inputs.parameters.prefix}}for-loop/{{item}}/"},
+        {"name": "within", "value": "{{inputs.parameters.within}} {{inputs.parameters.prefix}}for-loop"},  # its pods end with the loop
+    ]
 
 
 def test_an_exit_handler_over_the_whole_pipeline_is_on_exit_and_a_nested_one_a_hook(examples: dict[str, ir.Pipeline]) -> None:
     workflow = checked_workflow(examples["exit_handler"], SETTINGS)
     on_exit = _templates(workflow)[workflow["spec"]["onExit"]]
-    assert "{{workflow.parameters.sluiceway-tickets}}/send-run-report" in on_exit["container"]["command"]
+    command = on_exit["container"]["command"]
+    assert command[command.index("--instance") + 1] == "send-run-report"
 
     @dsl.pipeline(name="nested-exit")
     def nested_exit() -> None:
@@ -166,7 +170,11 @@ def test_an_exit_handler_over_the_whole_pipeline_is_on_exit_and_a_nested_one_a_h
 
     tasks = _dag_tasks(checked_workflow(compile_pipeline(nested_exit), SETTINGS))
     hook = tasks["guarded"]["hooks"]["exit"]
-    assert hook["arguments"]["parameters"] == [{"name": "instance", "value": "{{inputs.parameters.prefix}}consume"}]
+    assert hook["arguments"]["parameters"] == [
+        {"name": "instance", "value": "{{inputs.parameters.prefix}}consume"},
+        {"name": "within", "value": "{{inputs.parameters.within}}"},
+        {"name": "handler", "value": "{{inputs.parameters.prefix}}guarded"},  # ends unrun if its handler was never entered
+    ]
     assert tasks["guarded"]["depends"] == "produce.Succeeded"
 
 

@@ -59,7 +59,7 @@ def test_a_submitted_run_fills_in_its_values_and_timeouts(examples: dict[str, ir
     pipeline_run = checked_pipeline_run(examples["regional_sales"], SETTINGS, submission)
     assert pipeline_run["metadata"]["name"] == "rs-1"
     assert {p["name"]: p["value"] for p in pipeline_run["spec"]["params"]}["sluiceway-tickets"] == submission.tickets_root
-    assert pipeline_run["spec"]["timeouts"] == {"pipeline": "660s", "tasks": "60s", "finally": "600s"}  # TIME-3, TIME-4
+    assert pipeline_run["spec"]["timeouts"] == {"pipeline": "720s", "tasks": "120s", "finally": "600s"}  # TIME-3 (+60 s), TIME-4
     assert errors(tekton_schema(), pipeline_run) == []
 
 
@@ -107,7 +107,9 @@ def test_a_loop_body_is_matrixed_over_the_iterations_and_skipped_by_when_if_empt
     body = tasks["simulate-sales"]
     assert body["matrix"] == {"params": [{"name": "iteration", "value": f"$(tasks.{driver}.results.iterations[*])"}]}
     assert body["when"] == [{"input": f"$(tasks.{driver}.results.empty)", "operator": "in", "values": ["false"]}]
-    assert "$(params.sluiceway-tickets)/for-loop/$(params.iteration)/simulate-sales" in body["taskSpec"]["steps"][0]["command"]
+    command = body["taskSpec"]["steps"][0]["command"]
+    assert command[command.index("--instance") + 1] == "for-loop/$(params.iteration)/simulate-sales"
+    assert command[command.index("--within") + 1] == "for-loop"
     assert {"simulate-sales", driver} <= set(tasks["merge-sales"]["runAfter"])  # the loop as a whole
 
 
@@ -122,7 +124,7 @@ def test_nested_pipelines_are_flattened_with_their_path_in_the_names(examples: d
     inner = [name for name in tasks if name.startswith("prepare-features-")]
     assert len(inner) == 2 and all(len(name) <= 63 for name in inner)
     command = tasks[next(n for n in inner if "drop" in n)]["taskSpec"]["steps"][0]["command"]
-    assert "$(params.sluiceway-tickets)/prepare-features/drop-incomplete-rows" in command
+    assert command[command.index("--instance") + 1] == "prepare-features/drop-incomplete-rows"
 
 
 def test_a_loop_inside_a_loop_is_refused_naming_both() -> None:
@@ -134,6 +136,30 @@ def test_a_loop_inside_a_loop_is_refused_naming_both() -> None:
 
     with pytest.raises(TektonRefusal, match="ParallelFor 'inner' is inside ParallelFor 'outer'"):
         checked_pipeline_run(compile_pipeline(nested_loops), SETTINGS)
+
+
+@pytest.mark.parametrize(
+    ("shape", "refusal"),
+    [
+        ("condition", "condition 'check' is inside ParallelFor 'each'"),
+        ("two-tasks", "ParallelFor 'each' has a parallelism of 2 and more than one task in its body"),
+    ],
+)
+def test_what_tekton_cannot_run_per_iteration_is_refused(shape: str, refusal: str) -> None:
+    """Tekton evaluates `when` once per matrixed task [BS §2.3]; a matrixed task waits for all of the one before it."""
+
+    @dsl.pipeline(name="per-iteration")
+    def per_iteration() -> None:
+        with dsl.ParallelFor(["a", "b"], name="each", parallelism=2 if shape == "two-tasks" else 0) as item:
+            first = consume(text=item)
+            if shape == "condition":
+                with dsl.If(first.output == "a", name="check"):
+                    consume(text=item)
+            else:
+                consume(text=first.output)
+
+    with pytest.raises(TektonRefusal, match=refusal):
+        checked_pipeline_run(compile_pipeline(per_iteration), SETTINGS)
 
 
 def test_the_linter_finds_bad_references_and_cycles(examples: dict[str, ir.Pipeline]) -> None:

@@ -8,7 +8,6 @@ each engine's rules (../shared/backend-semantics.md), not the engines themselves
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +91,7 @@ def always_fails() -> str:
 
 @component
 def wait(seconds: float) -> str:
+    import time
 
     time.sleep(seconds)
     return str(seconds)
@@ -216,3 +216,51 @@ def test_cancelling_stops_the_engine_object_and_the_exit_task_still_runs(
     (stopped,) = engine.objects()
     assert stopped["spec"].get("shutdown") == "Stop" or stopped["spec"].get("status") == "CancelledRunFinally"
     assert fake.pod_processes() == {}
+
+
+@pipeline(name="flaky-once")
+def flaky_once(marker: str) -> None:
+    kept = echo(text="kept")
+    echo(text=fail_once(marker=marker).after(kept).output)
+
+
+def test_a_retried_run_is_a_new_engine_object_whose_kept_tasks_do_not_run_again(
+    engine: EngineCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ST-12 on a workflow engine: the retry submits a second object; pods of the tasks kept from the first end at once."""
+    from sluiceway.local import retry
+
+    config = engine.config(tmp_path / "c.yaml")
+    first = run_on(tmp_path / "home", monkeypatch, compile_pipeline(flaky_once), {"marker": str(tmp_path / "marker")}, config)
+    assert first.state == RunState.FAILED
+    again = retry(first.run_id)
+    assert again.state == RunState.SUCCEEDED, again.message
+    assert again.tasks["echo"].attempts == 1 and again.tasks["echo"].message == "kept from before the retry"
+    assert again.tasks["fail-once"].attempts == 2
+    assert again.tasks["echo-2"].outputs["Output"].value == "second time lucky"
+    assert len(engine.objects()) == 2
+
+
+@pipeline(name="inner")
+def inner_pipeline(text: str) -> str:
+    return echo(text=text).output
+
+
+@pipeline(name="stopping")
+def stopping() -> None:
+    with dsl.ExitHandler(report_status(), name="guard"):
+        with dsl.ParallelFor([1], name="each"):
+            always_fails()
+        inner_pipeline(text=wait(seconds=2.0).output)
+
+
+def test_pods_of_instances_the_engine_never_created_end_and_the_exit_task_runs(
+    engine: EngineCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FAIL-2, GRP-3: after a failure, the nested pipeline is skipped without being started; the pods the workflow engine
+    may still start inside it end unrun, and the exit task runs (EXIT-1)."""
+    report = run_on(tmp_path / "home", monkeypatch, compile_pipeline(stopping), {}, engine.config(tmp_path / "c.yaml"))
+    assert report.state == RunState.FAILED
+    assert report.tasks["inner"].state == TaskState.SKIPPED
+    assert report.tasks["report-status"].outputs["Output"].value == "FAILED"
+    assert engine.fake.pod_processes() == {}
