@@ -105,24 +105,36 @@ def execute_recorded(run_id: str, *, store: SqlMetadataStore, settings: config.C
 
 def retry(run_id: str, **options: Unpack[RunOptions]) -> RunReport:
     """Run a failed or cancelled run again: its succeeded tasks are kept, the others run again."""
-    from .core.lifecycle import RunState, TaskState
-
     session = _Session(run_id, options)
     end_abandoned_runs(session.store, [run_id])
-    summary = session.store.get_run(run_id)
+    return _run_again(session, options, record_process=True)
+
+
+def retry_recorded(run_id: str, *, store: SqlMetadataStore, settings: config.Config, **options: Unpack[RunOptions]) -> RunReport:
+    """`retry`, in a process that runs many runs at once (the server taking up the runs it was running when it stopped):
+    with its store and settings, and no process id recorded (see execute_recorded)."""
+    session = _Session(run_id, options, settings=settings, store=store)
+    return _run_again(session, options, record_process=False)
+
+
+def _run_again(session: _Session, options: RunOptions, *, record_process: bool) -> RunReport:
+    from .core.lifecycle import RunState, TaskState
+
+    run_id, store = session.run_id, session.store
+    summary = store.get_run(run_id)
     if summary.state not in (RunState.FAILED.value, RunState.CANCELLED.value):
         raise SluicewayError(f"run '{run_id}' is {summary.state}; only a failed or cancelled run can be retried")
-    compiled = session.store.pipeline_of(run_id)
+    compiled = store.pipeline_of(run_id)
     earlier = {
         task.task_id: EarlierTask(
             state=TaskState(task.state),
             attempts=task.attempts,
             outputs={name: msgspec.convert(value, InputBinding) for name, value in task.outputs.items()},
         )
-        for task in session.store.tasks(run_id)
+        for task in store.tasks(run_id)
     }
-    session.store.set_run_state(run_id, RunState.PENDING, retrying=True)
-    return session.execute(compiled, summary.parameters, earlier=earlier, options=options)
+    store.set_run_state(run_id, RunState.PENDING, retrying=True)
+    return session.execute(compiled, summary.parameters, earlier=earlier, options=options, record_process=record_process)
 
 
 class _Session:

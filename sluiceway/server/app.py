@@ -49,6 +49,7 @@ def create_app(settings: config.Config) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        supervisor.recover()  # runs the server was running when it last stopped
         yield
         supervisor.stop()
 

@@ -5,8 +5,13 @@ engine, launcher, recorder and plugins as `sluiceway run`, so a run behaves the 
 laptop or the server runs it. The engine records every state change itself; the supervisor
 only starts runs, hands cancellations to their engines, and ends a run that could not start.
 
-Not yet here: taking runs up again after the server was killed (see the issue); a graceful
-stop abandons the runs in flight, so that none is left RUNNING with nothing behind it.
+When the server starts, it takes up the runs that had not ended when it last stopped (killed,
+crashed, the machine restarted): one still PENDING starts; one that was RUNNING is ended as
+abandoned (what was running is Lost, what had not started is skipped) and run again as
+`runs retry` does, so that no task that had finished runs again and no run is lost; one that
+was CANCELLING ends CANCELLED. One server per metadata database: a second server would take
+up the first one's runs. A graceful stop abandons the runs in flight (they end CANCELLED),
+so that none is left RUNNING with nothing behind it.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+INTERRUPTED = "the server stopped while the run was under way (killed, crashed or restarted); taken up again when it started"
 STOP_GRACE_SECONDS = 15.0
 """How long a graceful stop waits for abandoned runs to record their end."""
 
@@ -42,9 +48,27 @@ class RunSupervisor:
         """Runs cancelled before their engine existed: it is cancelled as soon as it does."""
         self._stopping = False
 
-    def start(self, run_id: str) -> None:
-        """Run `run_id` (recorded PENDING) to its end, on a thread of its own."""
-        thread = threading.Thread(target=self._run, args=(run_id,), name=f"run {run_id}", daemon=True)
+    def recover(self) -> list[str]:
+        """Take up the runs that had not ended when the server last stopped (see the module's docstring); their ids."""
+        taken = []
+        for run_id, state in self.store.unfinished_runs():
+            try:
+                if state == RunState.PENDING.value:
+                    self.start(run_id)
+                else:
+                    ended = self.store.end_abandoned_run(run_id, INTERRUPTED)
+                    if state == RunState.RUNNING.value and ended == RunState.FAILED.value:
+                        self.start(run_id, again=True)
+                taken.append(run_id)
+            except Exception:  # one run that cannot be taken up must not keep the server from serving the others
+                logger.exception("could not take up run %s after the server restarted", run_id)
+        if taken:
+            logger.info("took up %d run(s) left unfinished when the server last stopped", len(taken))
+        return taken
+
+    def start(self, run_id: str, *, again: bool = False) -> None:
+        """Run `run_id` (recorded PENDING; with `again`, an abandoned run, as `runs retry`) to its end, on a thread."""
+        thread = threading.Thread(target=self._run, args=(run_id, again), name=f"run {run_id}", daemon=True)
         with self._lock:
             if self._stopping:
                 raise RuntimeError("the server is stopping")
@@ -85,9 +109,10 @@ class RunSupervisor:
         if any(thread.is_alive() for thread in threads):
             logger.warning("some runs did not end within %.0f s of the server stopping", grace_seconds)
 
-    def _run(self, run_id: str) -> None:
+    def _run(self, run_id: str, again: bool) -> None:
+        execute = local.retry_recorded if again else local.execute_recorded
         try:
-            local.execute_recorded(run_id, store=self.store, settings=self.settings, on_engine=lambda engine: self._attach(run_id, engine))
+            execute(run_id, store=self.store, settings=self.settings, on_engine=lambda engine: self._attach(run_id, engine))
         except Exception as error:  # the run could not start, or the engine broke: the run must not stay unfinished
             logger.exception("run %s ended with an error in the server", run_id)
             self._end_broken(run_id, f"the server could not run it: {type(error).__name__}: {error}")

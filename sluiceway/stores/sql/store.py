@@ -482,6 +482,15 @@ class SqlMetadataStore:
             return loads(version.ir, origin=f"run {run_id}")
 
     @_retried_on_disconnect
+    def unfinished_runs(self) -> list[tuple[str, str]]:
+        """(run id, state) of every run, in every namespace, that has not ended: PENDING, RUNNING or CANCELLING."""
+        with self._session() as session:
+            rows = session.execute(
+                select(Run.id, Run.state).where(Run.state.in_(("PENDING", "RUNNING", "CANCELLING"))).order_by(Run.created_at, Run.id)
+            )
+            return [(run_id, state) for run_id, state in rows]
+
+    @_retried_on_disconnect
     def get_run(self, run_id: str) -> RunSummary:
         with self._session() as session:
             row = session.get(Run, run_id)
