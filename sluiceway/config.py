@@ -107,8 +107,8 @@ class BackendSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 class AuthSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     enabled: bool = True
-    """Whether requests must authenticate. Only an explicit `false` turns it off, and the server then says so loudly
-    at start-up."""
+    """Whether API requests must authenticate (a bearer token, or an auth plugin's credentials). Only an explicit `false`
+    turns it off, and the server then says so loudly at start-up."""
 
 
 class ServerSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -120,9 +120,19 @@ class ServerSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     max_body_bytes: Annotated[int, msgspec.Meta(ge=1)] = 16 * 1024 * 1024
     """The largest request body the server reads; a larger one is refused with 413. Default: 16 MiB (16777216)."""
     auth: AuthSettings = msgspec.field(default_factory=AuthSettings)
-    """Authentication of API requests, `{enabled: true}` by default. Only an explicit `{enabled: false}` (or
-    `SLUICEWAY_SERVER__AUTH__ENABLED=false`) serves requests unauthenticated, and the server then warns loudly at start-up.
-    API tokens are not built yet: until they are, a server with auth enabled refuses to start."""
+    """Authentication of API requests, `{enabled: true}` by default: every `/api/v1` request needs an API token
+    (`sluiceway tokens create`) or what an auth plugin takes. Only an explicit `{enabled: false}` (or
+    `SLUICEWAY_SERVER__AUTH__ENABLED=false`) serves requests unauthenticated, and the server then warns loudly at start-up."""
+
+
+class ClientSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    host: str | None = None
+    """The server the `runs`, `run`, `experiments` and `pipelines` commands and `sluiceway.Client()` talk to
+    (`http://HOST:PORT`); `--host` overrides it. Default: none, and those commands work on this machine (`experiments`
+    and `pipelines` need a server)."""
+    token: str | None = None
+    """The API token sent to that server (`Authorization: Bearer TOKEN`). `--token` and $SLUICEWAY_TOKEN win over it;
+    keep it out of files others can read. Default: none."""
 
 
 class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -134,6 +144,8 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Where tasks run."""
     server: ServerSettings = msgspec.field(default_factory=ServerSettings)
     """`sluiceway server`: where it listens and what it accepts."""
+    client: ClientSettings = msgspec.field(default_factory=ClientSettings)
+    """The server the commands and the Python client talk to."""
     source: str | None = None
     """Where this configuration came from (not a setting: filled in by `load`)."""
 
@@ -143,6 +155,7 @@ SECTIONS: dict[str, type[msgspec.Struct]] = {
     "artifacts": ArtifactSettings,
     "backend": BackendSettings,
     "server": ServerSettings,
+    "client": ClientSettings,
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
@@ -634,3 +635,21 @@ def test_runs_are_recorded_under_an_experiment_and_listed_by_it(tmp_path, cli):
     token = first.stderr.split("--page ")[1].strip()
     second = cli("runs", "list", "--limit", "1", "--page", token, env=home)
     assert second.stdout.split()[0] == tuned["id"] and second.stderr == ""
+
+
+def test_tokens_are_made_listed_and_revoked_on_the_configured_store(tmp_path, cli):
+    env = {"SLUICEWAY_HOME": str(tmp_path)}
+    made = cli("tokens", "create", "--namespace", "team-a", "--namespace", "team-b", "--role", "viewer", "--name", "ci", env=env)
+    assert made.returncode == 0, made.stderr
+    token_id = made.stdout.strip().split("_")[1]
+    assert "token " + token_id + ": viewer in team-a, viewer in team-b" in made.stderr
+    listed = cli("tokens", "list", env=env)
+    assert re.fullmatch(rf"{token_id}  ci  viewer in team-a, viewer in team-b  made \S+ \S+  never used  active\n", listed.stdout)
+    assert made.stdout.strip().split("_", 2)[2] not in listed.stdout  # the secret is shown once only
+    assert cli("tokens", "revoke", token_id, env=env).stdout == f"token {token_id} is revoked\n"
+    assert re.search(r"  revoked \S+ \S+$", cli("tokens", "list", env=env).stdout, re.M)
+    unknown = cli("tokens", "revoke", "nope", env=env)
+    assert unknown.returncode == 1 and unknown.stderr == "error: no token 'nope'\n"
+    bad = cli("tokens", "create", "--namespace", "Team A", "--role", "admin", env=env)
+    assert bad.returncode == 2 and "'Team A' is not a namespace" in bad.stderr
+    assert cli("tokens", "create", "--namespace", "team-a", "--role", "owner", env=env).returncode == 2

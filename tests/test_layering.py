@@ -81,3 +81,10 @@ def test_the_check_sees_a_forbidden_import(tmp_path: Path) -> None:
         assert "sluiceway.dsl" in _imported_sluiceway_modules(offending)
     finally:
         offending.unlink()
+
+
+def test_the_client_needs_neither_the_server_nor_the_stores() -> None:
+    """`sluiceway.Client` runs where only the `client` extra is installed: a data scientist's laptop, a notebook."""
+    forbidden = ("sluiceway.server", "sluiceway.stores", "sluiceway.backends", "sluiceway.engine")
+    imported = {module for path in _modules_under("client") for module in _imported_sluiceway_modules(path)}
+    assert imported and {module for module in imported if module.startswith(forbidden)} == set()

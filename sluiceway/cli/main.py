@@ -18,6 +18,7 @@ import click
 
 from .. import __version__
 from ..core.errors import SluicewayError
+from .servers import server_options
 
 MANIFEST_TARGETS = {
     "argo": ("an Argo Workflow", "sluiceway.backends.argo"),
@@ -28,6 +29,7 @@ MANIFEST_TARGETS = {
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from ..client import Client
     from ..core.ir import Pipeline
     from ..engine.engine import Engine, RunReport
 
@@ -145,10 +147,21 @@ def _run_settings(command: Callable[..., None]) -> Callable[..., None]:
 @click.argument("source", metavar="FILE.py[:FUNC]|FILE.yaml")
 @click.option("-p", "--param", "params", multiple=True, metavar="NAME=VALUE", help="A pipeline parameter; repeat for several.")
 @click.option("--experiment", help="Record the run under this experiment (see `runs list --experiment`).")
+@click.option("--detach", is_flag=True, help="With a server: print the run's id and return, without following it.")
 @_run_settings
-def run_command(source: str, params: tuple[str, ...], experiment: str | None, settings: dict[str, Any]) -> None:
-    """Run a pipeline on this machine and show its progress; exit 1 unless it succeeds."""
+@server_options
+def run_command(
+    source: str, params: tuple[str, ...], experiment: str | None, detach: bool, settings: dict[str, Any], server: Client | None
+) -> None:
+    """Run a pipeline on this machine (or submit it to a server) and show its progress; exit 1 unless it succeeds."""
     from .. import local
+
+    if server is not None:
+        from . import remote_runs
+
+        remote_runs.run(server, source, params, experiment, settings, detach)
+    if detach:
+        _fail("--detach needs a server (--host): a run on this machine lasts as long as the command")
 
     pipeline = _load_pipeline(source)
     try:
@@ -222,7 +235,7 @@ def _load_pipeline(source: str) -> Pipeline:
 
 @cli.group("runs")
 def runs_group() -> None:
-    """Runs kept by the embedded default (in $SLUICEWAY_HOME)."""
+    """Runs kept by the embedded default (in $SLUICEWAY_HOME), or by a server (--host)."""
 
 
 OUTPUT_FORMAT = click.option("--output", "output_format", type=click.Choice(["table", "json"]), default="table", help="json for machines.")
@@ -270,20 +283,25 @@ def cache_clear() -> None:
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="Runs per page.")
 @click.option("--page", "page_token", metavar="TOKEN", help="The next page, as the previous page's last line said.")
 @OUTPUT_FORMAT
+@server_options
 def runs_list(
-    state: str | None, pipeline: str | None, experiment: str | None, limit: int, page_token: str | None, output_format: str
+    state: str | None,
+    pipeline: str | None,
+    experiment: str | None,
+    limit: int,
+    page_token: str | None,
+    output_format: str,
+    server: Client | None,
 ) -> None:
     """The newest runs first, a page at a time."""
     from .. import local
 
-    store = _store(local)
-    query = {"limit": limit, "state": state.upper() if state else None, "pipeline": pipeline, "experiment": experiment}
-    try:
-        page = store.list_runs(**query, page_token=page_token)
-        if local.end_abandoned_runs(store, [run.id for run in page.runs if run.state in ("PENDING", "RUNNING", "CANCELLING")]):
-            page = store.list_runs(**query, page_token=page_token)
-    except SluicewayError as error:
-        _fail(str(error))
+    if server is not None:
+        from . import remote_runs
+
+        page: Any = remote_runs.list_runs(server, state=state, pipeline=pipeline, experiment=experiment, limit=limit, page_token=page_token)
+    else:
+        page = _local_runs(local, state, pipeline, experiment, limit, page_token)
     if output_format == "json":
         click.echo(json.dumps([_run_json(run) for run in page.runs], indent=2))
     else:
@@ -293,14 +311,33 @@ def runs_list(
         click.echo(f"more runs: add --page {page.next_page_token}", err=True)
 
 
+def _local_runs(local: Any, state: str | None, pipeline: str | None, experiment: str | None, limit: int, page_token: str | None) -> Any:
+    """A page of this machine's runs, those whose process is gone ended first."""
+    store = _store(local)
+    query = {"limit": limit, "state": state.upper() if state else None, "pipeline": pipeline, "experiment": experiment}
+    try:
+        page = store.list_runs(**query, page_token=page_token)
+        if local.end_abandoned_runs(store, [run.id for run in page.runs if run.state in ("PENDING", "RUNNING", "CANCELLING")]):
+            page = store.list_runs(**query, page_token=page_token)
+    except SluicewayError as error:
+        _fail(str(error))
+    return page
+
+
 @runs_group.command("show")
 @click.argument("run_id")
 @click.option("--task", "task_id", help="Only this task, with why it hit or missed the cache.")
 @OUTPUT_FORMAT
-def runs_show(run_id: str, task_id: str | None, output_format: str) -> None:
+@server_options
+def runs_show(run_id: str, task_id: str | None, output_format: str, server: Client | None) -> None:
     """A run's state, parameters, and each task's state and outputs."""
     from .. import local
 
+    if server is not None:
+        from . import remote_runs
+
+        remote_runs.show_run(server, run_id, task_id, output_format)
+        return
     store = _store(local)
     try:
         local.end_abandoned_runs(store, [run_id])
@@ -310,9 +347,13 @@ def runs_show(run_id: str, task_id: str | None, output_format: str) -> None:
             return
     except SluicewayError as error:
         _fail(str(error))
-    tasks = store.tasks(run_id)
+    _print_run(run, store.tasks(run_id), output_format)
+
+
+def _print_run(run: Any, tasks: list[Any], output_format: str) -> None:
+    """A run and its tasks, from this machine's store or a server's API (the same fields)."""
     if output_format == "json":
-        payload = _run_json(run) | {"tasks": [task.__dict__ for task in tasks]}
+        payload = _run_json(run) | {"tasks": [_task_json(task) for task in tasks]}
         click.echo(json.dumps(payload, indent=2, default=str))
         return
     click.echo(f"run {run.id}: {run.state} (pipeline {run.pipeline_name}, parameters {json.dumps(run.parameters)})")
@@ -329,10 +370,19 @@ def _show_task(store: Any, run_id: str, task_id: str, output_format: str) -> Non
     task = next((t for t in store.tasks(run_id) if t.task_id == task_id), None)
     if task is None:
         raise SluicewayError(f"run '{run_id}' has no task '{task_id}'")
-    cache = store.explain_cache(run_id, task_id)
-    attempts = store.attempts(run_id, task_id)
+    _print_task(run_id, task, store.attempts(run_id, task_id), store.explain_cache(run_id, task_id), output_format)
+
+
+def _task_json(task: Any) -> dict[str, Any]:
+    """A task's own fields (a server's task detail also carries its attempts and metrics, shown apart)."""
+    return {name: value for name, value in vars(task).items() if name not in ("run_id", "attempt_records", "metrics")}
+
+
+def _print_task(run_id: str, task: Any, attempts: Any, cache: str | None, output_format: str) -> None:
+    """A task with its attempts and, when known (this machine), why it hit or missed the cache."""
     if output_format == "json":
-        click.echo(json.dumps(task.__dict__ | {"cache": cache, "attempt_records": [a.__dict__ for a in attempts]}, indent=2, default=str))
+        shown = _task_json(task) | ({"cache": cache} if cache is not None else {})
+        click.echo(json.dumps(shown | {"attempt_records": [vars(a) for a in attempts]}, indent=2, default=str))
         return
     click.echo(f"task {task.task_id} of run {run_id}: {task.state}" + (f" ({task.skip_reason})" if task.skip_reason else ""))
     if task.message:
@@ -340,7 +390,8 @@ def _show_task(store: Any, run_id: str, task_id: str, output_format: str) -> Non
     click.echo(f"  attempts: {task.attempts}")
     for attempt in attempts:
         click.echo(f"    {_attempt_line(attempt)}")
-    click.echo(f"  cache: {cache}")
+    if cache is not None:
+        click.echo(f"  cache: {cache}")
     for name, binding in task.outputs.items():
         click.echo(f"  output {name} = {json.dumps(binding.get('value', binding))}")
 
@@ -358,12 +409,19 @@ def _attempt_line(attempt: Any) -> str:
 
 @runs_group.command("cancel")
 @click.argument("run_id")
-def runs_cancel(run_id: str) -> None:
+@server_options
+def runs_cancel(run_id: str, server: Client | None) -> None:
     """Ask a running run to stop: running tasks are stopped, exit tasks still run."""
     import signal
 
     from .. import local
     from ..core.lifecycle import RunState
+
+    if server is not None:
+        from . import remote_runs
+
+        remote_runs.cancel(server, run_id)
+        return
 
     store = _store(local)
     try:
@@ -407,9 +465,19 @@ def runs_retry(run_id: str, settings: dict[str, Any]) -> None:
 @runs_group.command("logs")
 @click.argument("run_id")
 @click.option("--task", "task_id", help="Only this task's log.")
-def runs_logs(run_id: str, task_id: str | None) -> None:
+@click.option("-f", "--follow", is_flag=True, help="With a server and --task: print the log as the task writes it, until it ends.")
+@server_options
+def runs_logs(run_id: str, task_id: str | None, follow: bool, server: Client | None) -> None:
     """The logs of a run's tasks, every attempt, in task order."""
     from .. import local
+
+    if follow and (server is None or task_id is None):
+        _fail("--follow needs a server (--host) and one task (--task)")
+    if server is not None:
+        from . import remote_runs
+
+        remote_runs.print_logs(server, run_id, task_id, follow)
+        return
 
     logs = local.home() / "runs" / run_id / "logs"
     if not logs.is_dir():
@@ -574,5 +642,7 @@ def main() -> None:
 
 
 from .server_commands import server_command  # noqa: E402  (registered after the commands above, in its own module)
+from .token_commands import tokens_group  # noqa: E402  (likewise)
 
 cli.add_command(server_command)
+cli.add_command(tokens_group)

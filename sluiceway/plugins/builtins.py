@@ -1,9 +1,16 @@
-"""Sluiceway's own backends and stores, registered through the public hooks."""
+"""Sluiceway's own backends, stores and API tokens, registered through the public hooks."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
 from .hookspecs import hookimpl
 from .registry import Registrar
+
+if TYPE_CHECKING:
+    from ..core.access import Principal
+    from ..stores.sql import SqlMetadataStore
 
 
 @hookimpl
@@ -24,3 +31,14 @@ def register_artifact_stores(register: Registrar) -> None:
     register.add("file", "sluiceway.stores.local:LocalArtifactStore", description="Files in a local folder")
     register.add("s3", "sluiceway.stores.s3:S3ArtifactStore", description="S3, MinIO and other S3-compatible object stores (extra s3)")
     register.add("oss", "sluiceway.stores.oss:OssArtifactStore", description="Aliyun OSS (extra oss)")
+
+
+@hookimpl
+def authenticate(headers: Mapping[str, str], store: SqlMetadataStore) -> Principal | None:
+    """A bearer token made by `sluiceway tokens create`; anything else is left to other plugins."""
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    from ..stores.sql.tokens import SqlTokens  # here, not at the top: listing plugins must not load SQLAlchemy
+
+    return SqlTokens(store).principal(token.strip())

@@ -2,16 +2,20 @@
 
 Provider hooks receive a registrar and call `register.add(name, target)` for each backend or
 store they provide. Observer hooks are told about run and task events; their return values
-are ignored, and an observer that raises does not stop the run.
+are ignored, and an observer that raises does not stop the run. The server asks the auth hook
+who sent each request.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 if TYPE_CHECKING:
+    from ..core.access import Principal
+    from ..stores.sql import SqlMetadataStore
     from .registry import Registrar
 
 PROJECT = "sluiceway"
@@ -68,3 +72,11 @@ def after_task(run_id: str, task_name: str, attempt: int, state: str) -> None:
 @hookspec
 def on_task_error(run_id: str, task_name: str, attempt: int, error: str) -> None:
     """An attempt of a task failed with `error`."""
+
+
+# --- The server --------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def authenticate(headers: Mapping[str, str], store: SqlMetadataStore) -> Principal | None:
+    """Who sent a request with these headers (names in lower case), or None to leave it to the next plugin."""

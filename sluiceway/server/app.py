@@ -6,33 +6,28 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from .. import __version__, config, local
+from ..plugins import PluginManager
 from ..stores.sql.catalog import SqlCatalog
 from . import problems
+from .access import principal
 from .limits import BodySizeLimit
+from .metrics import RequestLatency, ServerMetrics
 from .openapi import install_openapi
-from .routes import experiments, health, pipelines, runs
+from .routes import artifacts, experiments, health, metrics, pipelines, runs, tasks
+from .routes.responses import problems as problems_of
 from .services import Services
 from .supervisor import RunSupervisor
 
 logger = logging.getLogger(__name__)
 
 
-class AuthNotAvailable(config.ConfigError):
-    """Auth is enabled, and this server cannot authenticate anyone yet."""
-
-
-def check_auth(settings: config.Config) -> None:
-    """Refuse to serve an open API while the configuration says auth is on; say loudly when it is off."""
+def warn_if_open(settings: config.Config) -> None:
+    """Say loudly at start-up that the API is open to anyone, when auth is turned off."""
     if settings.server.auth.enabled:
-        where = settings.source or "the default configuration"
-        raise AuthNotAvailable(
-            f"{where}: server.auth.enabled is true, and this Sluiceway cannot authenticate requests yet (API tokens are not "
-            "built); to serve the API to anyone who can reach it, set `server: {auth: {enabled: false}}` "
-            "(or SLUICEWAY_SERVER__AUTH__ENABLED=false)"
-        )
+        return
     logger.warning(
         "AUTH IS DISABLED (server.auth.enabled: false): anyone who can reach %s:%d can read, create and cancel every "
         "namespace's pipelines, experiments and runs",
@@ -41,9 +36,10 @@ def check_auth(settings: config.Config) -> None:
     )
 
 
-def create_app(settings: config.Config) -> FastAPI:
-    """The server's application for these settings (the embedded default's store and backend when they name none)."""
-    check_auth(settings)
+def create_app(settings: config.Config, plugins: PluginManager | None = None) -> FastAPI:
+    """The server's application for these settings (the embedded default's store and backend when they name none), with
+    `plugins` (default: the built-ins and every installed plugin)."""
+    warn_if_open(settings)
     store = local.metadata_store(settings=settings.metadata)
     supervisor = RunSupervisor(store, settings)
 
@@ -60,10 +56,15 @@ def create_app(settings: config.Config) -> FastAPI:
         lifespan=lifespan,
         redoc_url=None,
     )
-    app.state.services = Services(settings=settings, store=store, catalog=SqlCatalog(store), supervisor=supervisor)
+    plugins = plugins or PluginManager()
+    app.state.services = Services(settings=settings, store=store, catalog=SqlCatalog(store), supervisor=supervisor, plugins=plugins)
     problems.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.server.max_body_bytes)
-    for module in (health, pipelines, experiments, runs):
-        app.include_router(module.router)
+    app.state.metrics = ServerMetrics(store)
+    app.add_middleware(RequestLatency, metrics=app.state.metrics)  # added last: outermost, so a 413 is timed too
+    app.include_router(health.router)
+    app.include_router(metrics.router)
+    for module in (pipelines, experiments, runs, tasks, artifacts):  # the API: every route needs a principal (see access.py)
+        app.include_router(module.router, dependencies=[Depends(principal)], responses=problems_of(401))
     install_openapi(app)
     return app

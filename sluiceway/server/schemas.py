@@ -9,12 +9,13 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from ..core.access import NAMESPACE_PATTERN
 from ..stores.sql.listing import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, ListRequest
 from ..stores.sql.models import DEFAULT_NAMESPACE
 
 Namespace = Annotated[
     str,
-    StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"),
+    StringConstraints(pattern=NAMESPACE_PATTERN),
     Field(description="A namespace: a DNS label (lower-case letters, digits and '-', at most 63), as Kubernetes names one."),
 ]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=255)]

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from .. import config
+from ..plugins import PluginManager
 from ..stores.sql import SqlMetadataStore
 from ..stores.sql.catalog import SqlCatalog
 from .supervisor import RunSupervisor
@@ -18,6 +19,8 @@ class Services:
     store: SqlMetadataStore
     catalog: SqlCatalog
     supervisor: RunSupervisor
+    plugins: PluginManager
+    """The server's plugins: its auth hook is asked who sent each request."""
 
 
 def services(request: Request) -> Services:

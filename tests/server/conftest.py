@@ -15,7 +15,8 @@ pytest.importorskip("fastapi", reason="the server needs the `server` extra")
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The embedded default's home for one test, with the server's auth explicitly off (tokens are not built yet)."""
+    """The embedded default's home for one test, with the server's auth explicitly off: these tests are about the API
+    itself; test_auth.py turns it on."""
     folder = tmp_path / "home"
     monkeypatch.setenv("SLUICEWAY_HOME", str(folder))
     monkeypatch.delenv("SLUICEWAY_CONFIG", raising=False)

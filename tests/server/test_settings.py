@@ -33,12 +33,13 @@ def test_mistakes_in_the_server_section_name_the_setting(environ, message):
         config.load(None, environ)
 
 
-def test_auth_on_refuses_to_serve_an_open_api_and_auth_off_is_said_loudly(tmp_path, monkeypatch, caplog):
+def test_auth_on_starts_quietly_and_auth_off_is_said_loudly(tmp_path, monkeypatch, caplog):
     from sluiceway.server import create_app
 
     monkeypatch.setenv("SLUICEWAY_HOME", str(tmp_path))
-    with pytest.raises(ConfigError, match=r"server\.auth\.enabled is true.*SLUICEWAY_SERVER__AUTH__ENABLED=false"):
+    with caplog.at_level(logging.WARNING):
         create_app(config.load(None, {}))
+    assert not any("AUTH IS DISABLED" in record.message for record in caplog.records)
     with caplog.at_level(logging.WARNING):
         create_app(config.load(None, {"SLUICEWAY_SERVER__AUTH__ENABLED": "false"}))
     assert any("AUTH IS DISABLED" in record.message and record.levelno == logging.WARNING for record in caplog.records)

@@ -208,6 +208,21 @@ def test_exists_tells_files_folders_and_nothing_apart_from_each_other(under_test
     assert not store.exists(under_test.uri("fil"))  # a prefix of a name is not the name
 
 
+def test_a_file_is_read_in_chunks_and_a_folder_or_nothing_is_refused_before_any(under_test: StoreUnderTest, tmp_path: Path):
+    """read_chunks: what the server streams a download from (never a whole file in memory)."""
+    store: Any = under_test.store
+    content = bytes(range(256)) * 5000
+    (tmp_path / "f").write_bytes(content)
+    store.upload(tmp_path / "f", under_test.uri("file"))
+    store.upload(make_tree(tmp_path / "d", {"inner.txt": b"2"}), under_test.uri("folder"))
+    chunks = list(store.read_chunks(under_test.uri("file")))
+    assert b"".join(chunks) == content and max(len(chunk) for chunk in chunks) <= 1 << 20
+    with pytest.raises(IsADirectoryError):
+        store.read_chunks(under_test.uri("folder"))
+    with pytest.raises(FileNotFoundError):
+        store.read_chunks(under_test.uri("missing"))
+
+
 def test_downloading_a_missing_artifact_says_so_and_writes_nothing(under_test: StoreUnderTest, tmp_path: Path):
     uri = under_test.uri("never-written")
     with pytest.raises(SluicewayError, match=rf"^no artifact at {uri}"):

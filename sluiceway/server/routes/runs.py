@@ -8,11 +8,13 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from ... import local
 from ...core import ir
+from ...core.access import Role
 from ...core.errors import SluicewayError
 from ...core.lifecycle import TERMINAL_RUN_STATES, RunState
 from ...core.serialize import digest, from_dict
 from ...core.validation import validate
 from ...stores.sql.store import KeyTaken, NotFound
+from ..access import Allowed
 from ..problems import IDEMPOTENCY_KEY_REUSED, ApiProblem, FieldError, invalid
 from ..schemas import NamespacedPageQuery, Page, Run, RunCreate, RunDetail, Task, page_of
 from ..services import Services, services
@@ -27,10 +29,14 @@ FINAL = {state.value for state in TERMINAL_RUN_STATES}
     "",
     status_code=201,
     response_model=Run,
-    responses={200: {"model": Run, "description": "A run was created with this idempotency key before: that run."}, **problems(409, 503)},
+    responses={
+        200: {"model": Run, "description": "A run was created with this idempotency key before: that run."},
+        **problems(403, 404, 409, 503),
+    },
 )
-def create_run(body: RunCreate, given: Given, response: Response) -> Run:
+def create_run(body: RunCreate, given: Given, allowed: Allowed, response: Response) -> Run:
     """Create a run and start it. With an idempotency key, a retried create returns the run made the first time."""
+    allowed.namespace(body.namespace, Role.EDITOR)
     pipeline = _pipeline(body, given)
     try:
         arguments = local.check_arguments(pipeline, body.parameters)
@@ -81,28 +87,28 @@ def _pipeline(body: RunCreate, given: Services) -> ir.Pipeline:
     return validate(from_dict(spec, origin="pipeline_spec"))
 
 
-@router.get("", response_model=Page[Run], responses=problems(400))
-def list_runs(query: Annotated[NamespacedPageQuery, Query()], given: Given) -> Page[Run]:
+@router.get("", response_model=Page[Run], responses=problems(400, 404))
+def list_runs(query: Annotated[NamespacedPageQuery, Query()], given: Given, allowed: Allowed) -> Page[Run]:
     """A namespace's runs, a page at a time, newest first unless order_by says otherwise.
 
     Filter fields: state, pipeline_name, pipeline_digest, experiment, error_kind, created_at, finished_at.
     Sort by created_at, pipeline_name or state."""
-    page = given.store.query_runs(query.namespace, query.listing())
+    page = given.store.query_runs(allowed.namespace(query.namespace, Role.VIEWER), query.listing())
     return page_of(Run, page.runs, page.next_page_token)
 
 
 @router.get("/{run_id}", response_model=RunDetail, responses=problems(404))
-def get_run(run_id: str, given: Given) -> RunDetail:
+def get_run(run_id: str, given: Given, allowed: Allowed) -> RunDetail:
     """A run, with the state, attempts and outputs of each of its tasks."""
-    run = Run.model_validate(given.store.get_run(run_id))
+    run = Run.model_validate(allowed.run(run_id, Role.VIEWER))
     tasks = [Task.model_validate(task) for task in given.store.tasks(run_id)]
     return RunDetail(**run.model_dump(), tasks=tasks)
 
 
-@router.post("/{run_id}/cancel", status_code=202, response_model=Run, responses=problems(404, 409))
-def cancel_run(run_id: str, given: Given) -> Run:
+@router.post("/{run_id}/cancel", status_code=202, response_model=Run, responses=problems(403, 404, 409))
+def cancel_run(run_id: str, given: Given, allowed: Allowed) -> Run:
     """Ask a run to stop: running tasks are stopped, exit tasks still run. 409 when the run has already ended."""
-    run = given.store.get_run(run_id)
+    run = allowed.run(run_id, Role.EDITOR)
     if run.state not in FINAL and run.state != RunState.CANCELLING.value and not given.supervisor.cancel(run_id):
         run = given.store.get_run(run_id)  # it may have ended meanwhile
         if run.state not in FINAL:

@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from ...core.errors import SluicewayError
+
+READ_CHUNK = 1 << 20
 
 
 class LocalArtifactStore:
@@ -27,6 +30,22 @@ class LocalArtifactStore:
 
     def exists(self, uri: str) -> bool:
         return _path(uri).exists()
+
+    def read_chunks(self, uri: str, chunk_bytes: int = READ_CHUNK) -> Iterator[bytes]:
+        """The file at `uri`, a chunk at a time: a server streams it without holding it in memory. Opened here, not on
+        the first chunk, so that a missing file (FileNotFoundError) or a folder (IsADirectoryError) is known before a
+        response starts."""
+        path = _path(uri)
+        if path.is_dir():
+            raise IsADirectoryError(f"{uri} is a folder")
+        opened = open(path, "rb")  # noqa: SIM115  (closed by the generator, which may outlive this call)
+
+        def chunks() -> Iterator[bytes]:
+            with opened:
+                while chunk := opened.read(chunk_bytes):
+                    yield chunk
+
+        return chunks()
 
 
 def _path(uri: str) -> Path:

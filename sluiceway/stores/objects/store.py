@@ -224,6 +224,28 @@ class ObjectStore:
     def parse_uri(self, uri: str) -> Location:
         return parse_uri(uri, self.scheme, self.service.name)
 
+    def read_chunks(self, uri: str) -> Iterator[bytes]:
+        """The object at `uri`, a chunk at a time as the GET's body arrives: a server streams it without holding it in
+        memory. The GET is sent here, so that a missing object (FileNotFoundError) or a folder (IsADirectoryError) is
+        known before a response starts; the connection is let go when the chunks end or are dropped."""
+        location = self.parse_uri(uri)
+        try:
+            reading = self._open(location)
+        except MissingObject:
+            if self._read_manifest(location) is not None or self._foreign_folder(location) is not None:
+                raise IsADirectoryError(f"{uri} is a folder") from None
+            raise FileNotFoundError(f"no object at {uri}") from None
+        except Exception as error:
+            raise self._explain(error, "read", location) from error
+
+        def chunks() -> Iterator[bytes]:
+            try:
+                yield from reading.chunks
+            finally:
+                reading.close()
+
+        return chunks()
+
     # What a subclass provides.
 
     def _make_client(self) -> Any:

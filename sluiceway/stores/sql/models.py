@@ -219,3 +219,28 @@ class CacheEntry(Base):
     created_at: Mapped[datetime]
 
     __table_args__ = (Index(None, "key", "created_at"),)
+
+
+class ApiToken(Base):
+    """An API token of the server (sluiceway/stores/sql/tokens.py). Its secret is shown once, when it is made; only the
+    secret's SHA-256 is kept, so the table alone lets no one act as the token."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    """Public: the part of the token before its secret, shown by `sluiceway tokens list` and named by `tokens revoke`."""
+    name: Mapped[str] = mapped_column(NAME, default="")
+    secret_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class ApiTokenGrant(Base):
+    """A token's role in one namespace."""
+
+    __tablename__ = "api_token_grants"
+
+    token_id: Mapped[str] = mapped_column(ForeignKey("api_tokens.id", ondelete="CASCADE"), primary_key=True)
+    namespace: Mapped[str] = mapped_column(NAMESPACE, primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
