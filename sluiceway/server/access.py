@@ -15,6 +15,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from ..core.access import ANONYMOUS, Principal, Role
@@ -32,13 +33,14 @@ bearer = HTTPBearer(
 )
 
 
-def principal(
+async def principal(
     request: Request, given: Annotated[Services, Depends(services)], _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> Principal:
     """Who sent the request, as the auth plugins say (newest plugin first, the built-in tokens last); 401 when none knows."""
     if not given.settings.server.auth.enabled:
         return ANONYMOUS
-    found: Principal | None = given.plugins.hook.authenticate(headers=request.headers, store=given.store)
+    # The plugins may block (the built-in asks the store): on a worker thread, not the event loop.
+    found: Principal | None = await run_in_threadpool(given.plugins.hook.authenticate, headers=request.headers, store=given.store)
     if found is not None:
         return found
     if "authorization" not in request.headers:
@@ -91,7 +93,8 @@ class Access:
         return experiment
 
 
-def access(who: Annotated[Principal, Depends(principal)], given: Annotated[Services, Depends(services)]) -> Access:
+async def access(who: Annotated[Principal, Depends(principal)], given: Annotated[Services, Depends(services)]) -> Access:
+    # async: it does not block (`principal`, which may ask the store, stays a worker thread's).
     return Access(who, given)
 
 

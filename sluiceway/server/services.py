@@ -23,6 +23,7 @@ class Services:
     """The server's plugins: its auth hook is asked who sent each request."""
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
+    # async: it does not block, so FastAPI calls it on the event loop instead of sending it to a worker thread.
     found: Services = request.app.state.services
     return found

@@ -321,7 +321,7 @@ def test_an_unexpected_error_is_a_500_problem_that_tells_nothing_inside(client, 
     def broken(run_id: str) -> None:
         raise RuntimeError("/srv/secret/settings.yaml is gone")
 
-    monkeypatch.setattr(client.app.state.services.store, "get_run", broken)
+    monkeypatch.setattr(client.app.state.services.store, "run_with_tasks", broken)
     problem = assert_problem(client.get("/api/v1/runs/any"), 500)
     assert "secret" not in problem["detail"] and "log" in problem["detail"]
     assert any("secret" in (record.exc_text or "") or record.exc_info for record in caplog.records)

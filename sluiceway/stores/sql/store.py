@@ -32,6 +32,8 @@ from .listing import Field, Listing, ListRequest, fetch, keyset_after
 from .models import DEFAULT_NAMESPACE, Artifact, AttemptRow, CacheEntry, LineageEvent, PipelineVersion, Run, TaskOutput, TaskRecord
 
 CONNECT_TIMEOUT_SECONDS = 10
+READ_ONLY = "sluiceway_read_only"
+"""The execution option that marks a transaction as read-only (SqlMetadataStore._reading)."""
 
 
 logger = logging.getLogger(__name__)
@@ -184,6 +186,7 @@ class SqlMetadataStore:
         self.engine = _engine(url)
         self._check_schema(upgrade)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._read_sessions = sessionmaker(self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
 
     def _check_schema(self, upgrade: bool) -> None:
         where = self.engine.url.render_as_string(hide_password=True)
@@ -209,6 +212,12 @@ class SqlMetadataStore:
     @contextmanager
     def _session(self) -> Iterator[Session]:
         with self._sessions.begin() as session:
+            yield session
+
+    @contextmanager
+    def _reading(self) -> Iterator[Session]:
+        """A transaction that only reads: on SQLite it takes no write lock (see _begin), so readers never wait for writers."""
+        with self._read_sessions.begin() as session:
             yield session
 
     # --- writing ------------------------------------------------------------------------------
@@ -492,23 +501,19 @@ class SqlMetadataStore:
 
     @_retried_on_disconnect
     def get_run(self, run_id: str) -> RunSummary:
-        with self._session() as session:
-            row = session.get(Run, run_id)
-            if row is None:
-                raise NotFound(f"no run '{run_id}'")
-            return _summary(row)
+        with self._reading() as session:
+            return _run_summary(session, run_id)
 
     @_retried_on_disconnect
     def tasks(self, run_id: str) -> list[TaskSummary]:
-        with self._session() as session:
-            outputs: dict[str, dict[str, dict[str, Any]]] = {}
-            for output in session.scalars(select(TaskOutput).where(TaskOutput.run_id == run_id)):
-                outputs.setdefault(output.task_id, {})[output.name] = output.value
-            rows = session.scalars(select(TaskRecord).where(TaskRecord.run_id == run_id).order_by(TaskRecord.task_id))
-            return [
-                TaskSummary(r.task_id, r.kind, r.state, r.skip_reason, r.message, r.attempts, outputs.get(r.task_id, {}), r.error_kind)
-                for r in rows
-            ]
+        with self._reading() as session:
+            return _task_summaries(session, run_id)
+
+    @_retried_on_disconnect
+    def run_with_tasks(self, run_id: str) -> tuple[RunSummary, list[TaskSummary]]:
+        """A run and its tasks, read together (one transaction: one consistent picture, one round trip fewer)."""
+        with self._reading() as session:
+            return _run_summary(session, run_id), _task_summaries(session, run_id)
 
     @_retried_on_disconnect
     def attempts(self, run_id: str, task_id: str) -> list[AttemptSummary]:
@@ -619,6 +624,24 @@ def keep_pipeline_document(session: Session, pipeline: ir.Pipeline, pipeline_dig
         pass
 
 
+def _run_summary(session: Session, run_id: str) -> RunSummary:
+    row = session.get(Run, run_id)
+    if row is None:
+        raise NotFound(f"no run '{run_id}'")
+    return _summary(row)
+
+
+def _task_summaries(session: Session, run_id: str) -> list[TaskSummary]:
+    outputs: dict[str, dict[str, dict[str, Any]]] = {}
+    for output in session.scalars(select(TaskOutput).where(TaskOutput.run_id == run_id)):
+        outputs.setdefault(output.task_id, {})[output.name] = output.value
+    rows = session.scalars(select(TaskRecord).where(TaskRecord.run_id == run_id).order_by(TaskRecord.task_id))
+    return [
+        TaskSummary(r.task_id, r.kind, r.state, r.skip_reason, r.message, r.attempts, outputs.get(r.task_id, {}), r.error_kind)
+        for r in rows
+    ]
+
+
 def _summary(row: Run) -> RunSummary:
     finished = _aware(row.finished_at) if row.finished_at else None
     return RunSummary(
@@ -700,7 +723,8 @@ def _engine(url: str) -> Engine:
     def _begin(connection: Any) -> None:
         # Take the write lock up front: a transaction that reads and then writes cannot then
         # fail with "database is locked" when another process writes at the same moment, and
-        # two processes creating the schema take turns.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # two processes creating the schema take turns. A read-only one (_reading) needs no lock:
+        # in WAL mode it reads a consistent snapshot while a writer writes.
+        connection.exec_driver_sql("BEGIN" if connection.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
     return engine
