@@ -14,6 +14,7 @@ from .servers import api_errors, fail
 
 if TYPE_CHECKING:
     from ..client import Client, Run
+    from ..core import ir
 
 POLL_SECONDS = 1.0
 RUN_SETTINGS_DEFAULTS = {"max_parallel": None, "caching": True, "timeout_seconds": None, "exit_timeout_seconds": 600, "backend": None}
@@ -69,19 +70,24 @@ def cancel(server: Client, run_id: str) -> None:
     click.echo(f"cancelling run {run_id} (on {server.host})")
 
 
-def run(server: Client, source: str, params: tuple[str, ...], experiment: str | None, settings: dict[str, Any], detach: bool) -> NoReturn:
-    """Submit the pipeline to the server; unless `detach`, follow its tasks until it ends (Ctrl-C cancels it)."""
+def pipeline_with_arguments(source: str, params: tuple[str, ...]) -> tuple[ir.Pipeline, dict[str, Any]]:
+    """The pipeline SOURCE names, and the `-p NAME=VALUE` arguments read as its parameters' types (exit 1 on a mistake)."""
     from .. import local
     from ..core.errors import SluicewayError
 
+    pipeline = _load_pipeline(source)
+    try:
+        return pipeline, dict(local.parse_argument(pipeline, text) for text in params)
+    except SluicewayError as error:
+        fail(str(error))
+
+
+def run(server: Client, source: str, params: tuple[str, ...], experiment: str | None, settings: dict[str, Any], detach: bool) -> NoReturn:
+    """Submit the pipeline to the server; unless `detach`, follow its tasks until it ends (Ctrl-C cancels it)."""
     changed = [name for name, default in RUN_SETTINGS_DEFAULTS.items() if settings.get(name) != default]
     if changed:
         fail(f"{', '.join(changed)}: a server runs with its own settings; these apply to runs on this machine only")
-    pipeline = _load_pipeline(source)
-    try:
-        arguments = dict(local.parse_argument(pipeline, text) for text in params)
-    except SluicewayError as error:
-        fail(str(error))
+    pipeline, arguments = pipeline_with_arguments(source, params)
     with api_errors():
         made = server.create_run_from_pipeline_package(pipeline, arguments, experiment_name=experiment)
     click.echo(f"run {made.id} created on {server.host}")

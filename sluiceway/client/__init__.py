@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from .client import Client
 from .errors import ApiError, FieldProblem
-from .models import Artifact, Attempt, Experiment, Page, Pipeline, PipelineVersion, Run, Task, TaskDetail
+from .models import Artifact, Attempt, Experiment, Page, Pipeline, PipelineVersion, RecurringRun, Run, Task, TaskDetail
 
 __all__ = [
     "ApiError",
@@ -19,6 +19,7 @@ __all__ = [
     "Page",
     "Pipeline",
     "PipelineVersion",
+    "RecurringRun",
     "Run",
     "Task",
     "TaskDetail",

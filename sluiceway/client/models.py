@@ -142,6 +142,27 @@ class Artifact:
     """Each task that produced or consumed it: {kind, run_id, task_id, name}."""
 
 
+@dataclass(frozen=True)
+class RecurringRun:
+    id: str
+    namespace: str
+    name: str
+    pipeline_version: dict[str, str]
+    """{pipeline_id, digest}: the uploaded version each firing runs."""
+    parameters: dict[str, Any]
+    experiment: str | None
+    trigger: dict[str, Any]
+    """{cron, timezone, interval_seconds}: one of cron and interval_seconds is set."""
+    start_at: datetime | None
+    end_at: datetime | None
+    max_concurrency: int
+    catch_up: bool
+    enabled: bool
+    next_fire_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
 T = TypeVar("T")
 
 

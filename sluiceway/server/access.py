@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException
 
 from ..core.access import ANONYMOUS, Principal, Role
 from ..stores.sql.catalog import ExperimentRecord, PipelineRecord
+from ..stores.sql.recurring import RecurringRunRecord
 from ..stores.sql.store import NotFound, RunSummary
 from .problems import ApiProblem
 from .services import Services, services
@@ -91,6 +92,11 @@ class Access:
         experiment = self.given.catalog.get_experiment(experiment_id)
         self.require(experiment.namespace, role, unseen=f"no experiment '{experiment_id}'")
         return experiment
+
+    def recurring_run(self, recurring_id: str, role: Role) -> RecurringRunRecord:
+        recurring = self.given.recurring.get(recurring_id)
+        self.require(recurring.namespace, role, unseen=f"no recurring run '{recurring_id}'")
+        return recurring
 
 
 async def access(who: Annotated[Principal, Depends(principal)], given: Annotated[Services, Depends(services)]) -> Access:

@@ -11,13 +11,15 @@ from fastapi import Depends, FastAPI
 from .. import __version__, config, local
 from ..plugins import PluginManager
 from ..stores.sql.catalog import SqlCatalog
+from ..stores.sql.recurring import SqlRecurringRuns
 from . import problems
 from .access import principal
 from .limits import BodySizeLimit
 from .metrics import RequestLatency, ServerMetrics
 from .openapi import install_openapi
-from .routes import artifacts, experiments, health, metrics, pipelines, runs, tasks
+from .routes import artifacts, experiments, health, metrics, pipelines, recurring_runs, runs, tasks
 from .routes.responses import problems as problems_of
+from .scheduler import RecurringScheduler
 from .services import Services
 from .supervisor import RunSupervisor
 
@@ -42,11 +44,15 @@ def create_app(settings: config.Config, plugins: PluginManager | None = None) ->
     warn_if_open(settings)
     store = local.metadata_store(settings=settings.metadata)
     supervisor = RunSupervisor(store, settings)
+    catalog, recurring = SqlCatalog(store), SqlRecurringRuns(store)
+    scheduler = RecurringScheduler(recurring, catalog, supervisor)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         supervisor.recover()  # runs the server was running when it last stopped
+        scheduler.start()  # after recovery: a firing's run made before a restart is started by recovery, not fired again
         yield
+        scheduler.stop()  # first: no firing may start a run on a supervisor that is stopping
         supervisor.stop()
 
     app = FastAPI(
@@ -57,14 +63,23 @@ def create_app(settings: config.Config, plugins: PluginManager | None = None) ->
         redoc_url=None,
     )
     plugins = plugins or PluginManager()
-    app.state.services = Services(settings=settings, store=store, catalog=SqlCatalog(store), supervisor=supervisor, plugins=plugins)
+    app.state.services = Services(
+        settings=settings, store=store, catalog=catalog, supervisor=supervisor, plugins=plugins, recurring=recurring
+    )
     problems.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.server.max_body_bytes)
     app.state.metrics = ServerMetrics(store)
     app.add_middleware(RequestLatency, metrics=app.state.metrics)  # added last: outermost, so a 413 is timed too
     app.include_router(health.router)
     app.include_router(metrics.router)
-    for module in (pipelines, experiments, runs, tasks, artifacts):  # the API: every route needs a principal (see access.py)
+    for module in (
+        pipelines,
+        experiments,
+        runs,
+        recurring_runs,
+        tasks,
+        artifacts,
+    ):  # the API: every route needs a principal (see access.py)
         app.include_router(module.router, dependencies=[Depends(principal)], responses=problems_of(401))
     install_openapi(app)
     return app

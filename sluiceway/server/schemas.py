@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from ..core.access import NAMESPACE_PATTERN
 from ..stores.sql.listing import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, ListRequest
 from ..stores.sql.models import DEFAULT_NAMESPACE
+from ..stores.sql.recurring import RecurringRunRecord
 
 Namespace = Annotated[
     str,
@@ -164,6 +165,61 @@ class Run(Model):
 
 class RunDetail(Run):
     tasks: list[Task]
+
+
+# --- recurring runs ----------------------------------------------------------------------------
+
+
+class Trigger(Model):
+    """When a recurring run fires: exactly one of `cron` (read in `timezone`) and `interval_seconds`."""
+
+    cron: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = Field(
+        None, description="A cron expression: `MIN HOUR DAY MONTH WEEKDAY` (a sixth field adds seconds), e.g. `0 9 * * 1-5`."
+    )
+    timezone: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
+        "UTC", description="The IANA time zone the cron expression is read in, e.g. `Europe/Berlin`."
+    )
+    interval_seconds: int | None = Field(None, ge=1, description="Fire every this many seconds, from start_at (or from creation).")
+
+
+class RecurringRunCreate(Model):
+    namespace: Namespace = DEFAULT_NAMESPACE
+    name: Name
+    pipeline_version: PipelineVersionRef
+    parameters: dict[str, Any] = {}
+    experiment: Name | None = Field(None, description="The experiment its runs are recorded under, by name; made if new.")
+    trigger: Trigger
+    start_at: datetime | None = Field(None, description="No firing before this time; with catch_up, times since it are made up for.")
+    end_at: datetime | None = Field(None, description="No firing after this time.")
+    max_concurrency: int = Field(1, ge=1, le=100, description="At most this many of its runs unfinished: a firing waits for room.")
+    catch_up: bool = Field(False, description="After an outage or a wait, fire every missed time in order (else only the latest).")
+    enabled: bool = True
+
+
+class RecurringRun(Model):
+    id: str
+    namespace: str
+    name: str
+    pipeline_version: PipelineVersionRef
+    parameters: dict[str, Any]
+    experiment: str | None
+    trigger: Trigger
+    start_at: datetime | None
+    end_at: datetime | None
+    max_concurrency: int
+    catch_up: bool
+    enabled: bool
+    next_fire_at: datetime | None = Field(description="The next scheduled time; null once the schedule has ended.")
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, record: RecurringRunRecord) -> RecurringRun:
+        """The API's shape of a store record, whose version and trigger are flat columns."""
+        version = PipelineVersionRef(pipeline_id=record.pipeline_id, digest=record.pipeline_digest)
+        trigger = Trigger(cron=record.cron, timezone=record.timezone, interval_seconds=record.interval_seconds)
+        names = set(cls.model_fields) - {"pipeline_version", "trigger"}
+        return cls(pipeline_version=version, trigger=trigger, **{name: getattr(record, name) for name in names})
 
 
 # --- operations --------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from .. import config
 from ..plugins import PluginManager
 from ..stores.sql import SqlMetadataStore
 from ..stores.sql.catalog import SqlCatalog
+from ..stores.sql.recurring import SqlRecurringRuns
 from .supervisor import RunSupervisor
 
 
@@ -21,6 +22,7 @@ class Services:
     supervisor: RunSupervisor
     plugins: PluginManager
     """The server's plugins: its auth hook is asked who sent each request."""
+    recurring: SqlRecurringRuns
 
 
 async def services(request: Request) -> Services:

@@ -87,6 +87,25 @@ def test_experiments_and_pipelines_commands(live_server, cli):
     assert table.returncode == 0 and " quick " in table.stdout
 
 
+def test_recurring_runs_commands(live_server, cli):
+    host = ("--host", live_server.address)
+    made = cli(
+        "recurring-runs", "create", "mornings", QUICKSTART, "--cron", "0 9 * * *", "--timezone", "Asia/Tokyo", *host, env=live_server.env
+    )
+    assert made.returncode == 0 and made.stdout.startswith("created recurring run mornings ("), made.stderr
+    listed = json.loads(cli("recurring-runs", "list", "--output", "json", *host, env=live_server.env).stdout)
+    assert [(r["name"], r["trigger"]["timezone"], r["enabled"]) for r in listed] == [("mornings", "Asia/Tokyo", True)]
+    recurring_id = listed[0]["id"]
+    table = cli("recurring-runs", "list", *host, env=live_server.env).stdout
+    assert "0 9 * * * Asia/Tokyo" in table and " enabled " in table
+    disabled = cli("recurring-runs", "disable", recurring_id, *host, env=live_server.env)
+    assert disabled.stdout == f"disabled recurring run mornings ({recurring_id})\n"
+    assert cli("recurring-runs", "enable", recurring_id, *host, env=live_server.env).stdout.startswith("enabled recurring run mornings")
+    assert cli("recurring-runs", "delete", recurring_id, *host, env=live_server.env).stdout == f"deleted recurring run {recurring_id}\n"
+    bad = cli("recurring-runs", "create", "bad", QUICKSTART, "--cron", "at nine", *host, env=live_server.env)
+    assert bad.returncode == 1 and "trigger.cron" in bad.stderr
+
+
 def test_without_a_server_the_commands_say_what_they_need(cli, tmp_path):
     env = {"SLUICEWAY_HOME": str(tmp_path), "SLUICEWAY_CONFIG": ""}
     listed = cli("experiments", "list", env=env)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from zoneinfo import ZoneInfo
 
 import httpx2 as httpx
 import pytest
@@ -177,3 +178,29 @@ def test_sluiceway_client_is_imported_only_when_used():
     assert "sluiceway.client" not in modules and "httpx2" not in modules
     assert "sluiceway.client.client" in loaded_after("import sluiceway; sluiceway.Client")
     assert sluiceway.Client is Client
+
+
+def test_recurring_runs_are_made_listed_disabled_enabled_and_deleted(client):
+    version = client.upload_pipeline(measure_pipeline, pipeline_name="measure")
+    made = client.create_recurring_run(
+        "weekday-mornings",
+        version.pipeline_id,
+        version.digest,
+        cron_expression="0 9 * * 1-5",
+        timezone="Europe/Berlin",
+        params={"text": "hello"},
+        max_concurrency=2,
+    )
+    assert made.enabled and made.trigger["cron"] == "0 9 * * 1-5" and made.parameters == {"text": "hello"}
+    assert made.next_fire_at is not None and made.next_fire_at.astimezone(ZoneInfo("Europe/Berlin")).hour == 9
+    assert client.get_recurring_run(made.id) == made
+    assert [r.id for r in client.list_recurring_runs(filter='name = "weekday-mornings"').items] == [made.id]
+    assert not client.disable_recurring_run(made.id).enabled
+    assert client.enable_recurring_run(made.id).enabled
+    with pytest.raises(ApiError) as bad:
+        client.create_recurring_run("bad", version.pipeline_id, version.digest, cron_expression="0 9 * *", timezone="Nowhere/Else")
+    assert bad.value.status == 422 and {problem.field for problem in bad.value.errors} == {"trigger.cron", "trigger.timezone"}
+    client.delete_recurring_run(made.id)
+    with pytest.raises(ApiError) as gone:
+        client.get_recurring_run(made.id)
+    assert gone.value.status == 404

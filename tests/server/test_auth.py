@@ -53,7 +53,24 @@ def make_records(client: TestClient, namespace: str) -> dict[str, str]:
     given.store.record_task(
         run_id, "shout", kind="task", state="SUCCEEDED", skip_reason=None, message="", attempts=1, outputs={"model": model}
     )
-    ids = {"pipeline_id": version.pipeline_id, "digest": version.digest, "experiment_id": experiment.id}
+    recurring = given.recurring.create(  # disabled: these tests are about reaching it, not about its firings
+        namespace=namespace,
+        name="nightly",
+        pipeline_id=version.pipeline_id,
+        pipeline_digest=version.digest,
+        parameters={"text": "x"},
+        experiment=None,
+        cron="0 3 * * *",
+        timezone="UTC",
+        interval_seconds=None,
+        start_at=None,
+        end_at=None,
+        max_concurrency=1,
+        catch_up=False,
+        enabled=False,
+        next_fire_at=None,
+    )
+    ids = {"pipeline_id": version.pipeline_id, "digest": version.digest, "experiment_id": experiment.id, "recurring_run_id": recurring.id}
     return {**ids, "run_id": run_id, "task_id": "shout", "uri": uri}
 
 
@@ -143,6 +160,16 @@ OTHER_NAMESPACE = [
     ("GET", "/api/v1/runs/{run_id}/tasks/{task_id}", None),
     ("GET", "/api/v1/runs/{run_id}/tasks/{task_id}/logs", None),
     ("GET", "/api/v1/runs/{run_id}/lineage", None),
+    ("GET", "/api/v1/recurring-runs?namespace=team-b", None),
+    (
+        "POST",
+        "/api/v1/recurring-runs",
+        {"namespace": "team-b", "name": "mine-now", "pipeline_version": "VERSION", "trigger": {"interval_seconds": 60}},
+    ),
+    ("GET", "/api/v1/recurring-runs/{recurring_run_id}", None),
+    ("POST", "/api/v1/recurring-runs/{recurring_run_id}/enable", None),
+    ("POST", "/api/v1/recurring-runs/{recurring_run_id}/disable", None),
+    ("DELETE", "/api/v1/recurring-runs/{recurring_run_id}", None),
     ("GET", "/api/v1/artifacts?uri={uri}", None),
     ("GET", "/api/v1/artifacts/content?uri={uri}", None),
     ("GET", "/api/v1/artifacts/lineage?uri={uri}", None),
@@ -154,7 +181,8 @@ def send(world: World, method: str, path: str, body: Any, headers: dict[str, str
     if isinstance(body, bytes):
         return world.client.request(method, url, content=body, headers={**headers, "content-type": "application/yaml"})
     if isinstance(body, dict):
-        body = {key: spec(shout_pipeline) if value == "SPEC" else value for key, value in body.items()}
+        fill = {"SPEC": spec(shout_pipeline), "VERSION": {"pipeline_id": ids["pipeline_id"], "digest": ids["digest"]}}
+        body = {key: fill[value] if isinstance(value, str) and value in fill else value for key, value in body.items()}
     return world.client.request(method, url, json=body, headers=headers)
 
 
@@ -183,7 +211,12 @@ def test_a_token_of_one_namespace_finds_nothing_of_another(world, method, path, 
 def test_lists_show_only_the_principals_namespaces(world):
     a = make_records(world.client, "team-a")
     both = world.token(Role.VIEWER, "team-a", "team-c")
-    for kind, key in (("pipelines", "pipeline_id"), ("experiments", "experiment_id"), ("runs", "run_id")):
+    for kind, key in (
+        ("pipelines", "pipeline_id"),
+        ("experiments", "experiment_id"),
+        ("runs", "run_id"),
+        ("recurring-runs", "recurring_run_id"),
+    ):
         listed = world.client.get(f"/api/v1/{kind}", params={"namespace": "team-a"}, headers=both).json()["items"]
         assert [item["id"] for item in listed] == [a[key]]
         assert world.client.get(f"/api/v1/{kind}", params={"namespace": "team-c"}, headers=both).json()["items"] == []
@@ -211,6 +244,15 @@ WRITES = [  # (method, path, body, the least role that may)
     ("POST", "/api/v1/experiments/{experiment_id}/unarchive", None, Role.EDITOR),
     ("POST", "/api/v1/runs", {"namespace": "team-b", "pipeline_spec": "SPEC"}, Role.EDITOR),
     ("POST", "/api/v1/runs/{run_id}/cancel", None, Role.EDITOR),
+    (
+        "POST",
+        "/api/v1/recurring-runs",
+        {"namespace": "team-b", "name": "n2", "pipeline_version": "VERSION", "trigger": {"cron": "0 3 * * *"}},
+        Role.EDITOR,
+    ),
+    ("POST", "/api/v1/recurring-runs/{recurring_run_id}/enable", None, Role.EDITOR),
+    ("POST", "/api/v1/recurring-runs/{recurring_run_id}/disable", None, Role.EDITOR),
+    ("DELETE", "/api/v1/recurring-runs/{recurring_run_id}", None, Role.ADMIN),
     ("DELETE", "/api/v1/pipelines/{pipeline_id}/versions/{digest}", None, Role.ADMIN),
     ("DELETE", "/api/v1/pipelines/{pipeline_id}", None, Role.ADMIN),
     ("DELETE", "/api/v1/experiments/{experiment_id}", None, Role.ADMIN),
@@ -233,12 +275,17 @@ def test_each_role_does_what_it_may(world):
         "/api/v1/pipelines/{pipeline_id}",
         "/api/v1/experiments/{experiment_id}",
         "/api/v1/runs?namespace=team-b",
+        "/api/v1/recurring-runs/{recurring_run_id}",
     ):
         assert world.client.get(path.format(**world.b), headers=viewer).status_code == 200
     assert send(world, "POST", "/api/v1/pipelines/upload?namespace=team-b", QUICKSTART, editor, world.b).status_code == 201
     assert world.client.post("/api/v1/experiments", json={"namespace": "team-b", "name": "e2"}, headers=editor).status_code == 201
     archived = world.client.post(f"/api/v1/experiments/{world.b['experiment_id']}/archive", headers=editor)
     assert archived.status_code == 200 and archived.json()["archived"] is True
+    enabled = world.client.post(f"/api/v1/recurring-runs/{world.b['recurring_run_id']}/enable", headers=editor)
+    assert enabled.status_code == 200 and enabled.json()["enabled"] is True
+    assert world.client.post(f"/api/v1/recurring-runs/{world.b['recurring_run_id']}/disable", headers=editor).status_code == 200
+    assert world.client.delete(f"/api/v1/recurring-runs/{world.b['recurring_run_id']}", headers=admin).status_code == 204
     assert world.client.delete(f"/api/v1/pipelines/{world.b['pipeline_id']}", headers=admin).status_code == 204
 
 
