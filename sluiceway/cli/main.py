@@ -455,10 +455,15 @@ def _signal(pid: int, signum: int) -> bool:
 @runs_group.command("retry")
 @click.argument("run_id")
 @_run_settings
-def runs_retry(run_id: str, settings: dict[str, Any]) -> None:
+@server_options
+def runs_retry(run_id: str, settings: dict[str, Any], server: Client | None) -> None:
     """Run a failed or cancelled run again from the tasks that did not succeed, keeping the rest."""
     from .. import local
 
+    if server is not None:
+        from . import remote_runs
+
+        remote_runs.retry(server, run_id, settings)
     _run_live(lambda **live: local.retry(run_id, **settings, **live))
 
 

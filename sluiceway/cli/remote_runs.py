@@ -1,4 +1,4 @@
-"""`sluiceway run` and `sluiceway runs list|show|logs|cancel` against a server (`--host`): the same output as on this
+"""`sluiceway run` and `sluiceway runs list|show|logs|cancel|retry` against a server (`--host`): the same output as on this
 machine, read from the server's API."""
 
 from __future__ import annotations
@@ -84,17 +84,35 @@ def pipeline_with_arguments(source: str, params: tuple[str, ...]) -> tuple[ir.Pi
 
 def run(server: Client, source: str, params: tuple[str, ...], experiment: str | None, settings: dict[str, Any], detach: bool) -> NoReturn:
     """Submit the pipeline to the server; unless `detach`, follow its tasks until it ends (Ctrl-C cancels it)."""
-    changed = [name for name, default in RUN_SETTINGS_DEFAULTS.items() if settings.get(name) != default]
-    if changed:
-        fail(f"{', '.join(changed)}: a server runs with its own settings; these apply to runs on this machine only")
+    _refuse_run_settings(settings)
     pipeline, arguments = pipeline_with_arguments(source, params)
     with api_errors():
         made = server.create_run_from_pipeline_package(pipeline, arguments, experiment_name=experiment)
     click.echo(f"run {made.id} created on {server.host}")
     if detach:
         sys.exit(0)
+    _follow_to_end(server, made.id)
+
+
+def retry(server: Client, run_id: str, settings: dict[str, Any]) -> NoReturn:
+    """Have the server run a failed or cancelled run again, and follow it as `runs retry` does on this machine."""
+    _refuse_run_settings(settings)
     with api_errors():
-        ended = _follow(server, made.id)
+        server.retry_run(run_id)
+    click.echo(f"retrying run {run_id} on {server.host}")
+    _follow_to_end(server, run_id)
+
+
+def _refuse_run_settings(settings: dict[str, Any]) -> None:
+    changed = [name for name, default in RUN_SETTINGS_DEFAULTS.items() if settings.get(name) != default]
+    if changed:
+        fail(f"{', '.join(changed)}: a server runs with its own settings; these apply to runs on this machine only")
+
+
+def _follow_to_end(server: Client, run_id: str) -> NoReturn:
+    """Follow the run until it ends, print how, and exit 0 if it succeeded, 1 otherwise."""
+    with api_errors():
+        ended = _follow(server, run_id)
     why = f" ({ended.error_kind}: {ended.message})" if ended.state == "FAILED" and ended.error_kind else ""
     click.echo(f"run {ended.id} {ended.state}{why}")
     sys.exit(0 if ended.state == "SUCCEEDED" else 1)

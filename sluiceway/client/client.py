@@ -254,6 +254,23 @@ class Client:
     terminate_run = cancel_run
     """kfp.Client's name for cancel_run."""
 
+    def retry_run(self, run_id: str) -> Run:
+        """Run a failed or cancelled run again from the tasks that did not succeed, keeping the rest; the run as the server
+        took it up. ApiError 409 for a run in any other state."""
+        return Run.from_json(self._json("POST", f"/api/v1/runs/{run_id}/retry"))
+
+    def archive_run(self, run_id: str) -> Run:
+        """Leave the run out of list_runs unless its filter names `archived` (`archived = true`); the run is kept whole."""
+        return Run.from_json(self._json("POST", f"/api/v1/runs/{run_id}/archive"))
+
+    def unarchive_run(self, run_id: str) -> Run:
+        return Run.from_json(self._json("POST", f"/api/v1/runs/{run_id}/unarchive"))
+
+    def delete_run(self, run_id: str) -> None:
+        """Delete a run that has ended, with its tasks' records (admin; ApiError 409 if it is still going). Its artifacts
+        are left in the artifact store."""
+        self._send("DELETE", f"/api/v1/runs/{run_id}")
+
     def get_task(self, run_id: str, task_id: str) -> TaskDetail:
         """A task of a run: its attempts, outputs and metrics."""
         return TaskDetail.from_json(self._json("GET", f"/api/v1/runs/{run_id}/tasks/{task_id}"))

@@ -91,6 +91,7 @@ class Run:
     error_kind: str | None
     message: str
     idempotency_key: str | None = None
+    archived: bool = False
     tasks: tuple[Task, ...] = ()
     """Each task's state and outputs: filled by get_run and wait_for_run_completion, empty in lists."""
 

@@ -161,6 +161,7 @@ class Run(Model):
     error_kind: str | None
     message: str
     idempotency_key: str | None
+    archived: bool
 
 
 class RunDetail(Run):

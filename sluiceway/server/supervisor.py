@@ -33,6 +33,12 @@ logger = logging.getLogger(__name__)
 INTERRUPTED = "the server stopped while the run was under way (killed, crashed or restarted); taken up again when it started"
 STOP_GRACE_SECONDS = 15.0
 """How long a graceful stop waits for abandoned runs to record their end."""
+RETRY_START_SECONDS = 10.0
+"""How long a retry request waits for the run to be taken up (PENDING again), so that its answer shows the new state."""
+
+
+class AlreadyRunning(RuntimeError):
+    """This server is running the run already (a second retry, or a run that has not let go of its thread yet)."""
 
 
 class RunSupervisor:
@@ -46,6 +52,8 @@ class RunSupervisor:
         self._engines: dict[str, Engine] = {}
         self._cancel_asked: set[str] = set()
         """Runs cancelled before their engine existed: it is cancelled as soon as it does."""
+        self._started: dict[str, threading.Event] = {}
+        """Set once the run's engine exists (the run recorded PENDING or further), or its thread has ended."""
         self._stopping = False
 
     def recover(self) -> list[str]:
@@ -72,8 +80,21 @@ class RunSupervisor:
         with self._lock:
             if self._stopping:
                 raise RuntimeError("the server is stopping")
+            # Two threads on one run would race for its state: the loser would be recorded as the run failing to launch.
+            if run_id in self._threads:
+                raise AlreadyRunning(f"this server is running run '{run_id}' already")
             self._threads[run_id] = thread
+            self._started[run_id] = threading.Event()
         thread.start()
+
+    def retry(self, run_id: str, wait_seconds: float = RETRY_START_SECONDS) -> None:
+        """Run a failed or cancelled run again (`start(again=True)`), keeping its succeeded tasks; return once it has been
+        taken up, so that a client that waits for the run next does not see the old end and stop waiting at once."""
+        self.start(run_id, again=True)
+        with self._lock:
+            started = self._started.get(run_id)
+        if started is not None:  # None: the thread has ended already
+            started.wait(wait_seconds)
 
     def cancel(self, run_id: str) -> bool:
         """Ask the run to stop, as `sluiceway runs cancel` does; False if this server is not running it."""
@@ -121,10 +142,15 @@ class RunSupervisor:
                 self._threads.pop(run_id, None)
                 self._engines.pop(run_id, None)
                 self._cancel_asked.discard(run_id)
+                started = self._started.pop(run_id, None)
+            if started is not None:
+                started.set()
 
     def _attach(self, run_id: str, engine: Engine) -> None:
         with self._lock:
             self._engines[run_id] = engine
+            if run_id in self._started:
+                self._started[run_id].set()
             if self._stopping:
                 engine.abandon()
             elif run_id in self._cancel_asked:

@@ -67,6 +67,10 @@ def test_a_run_is_followed_and_cancelled_through_the_server(live_server, cli, tm
     assert cli("runs", "logs", run_id, "--task", "slow", "--follow", env=env).stdout == "started\n"  # ends with the task
     again = cli("runs", "cancel", run_id, env=env)
     assert again.returncode == 1 and "409 Conflict" in again.stderr
+    settings = cli("runs", "retry", run_id, "--no-cache", env=env)
+    assert settings.returncode == 1 and "caching: a server runs with its own settings" in settings.stderr
+    missing = cli("runs", "retry", "no-such-run", env=env)  # the server is asked, not this machine
+    assert missing.returncode == 1 and missing.stderr == "error: 404 Not Found: no run 'no-such-run'\n"
 
 
 def test_experiments_and_pipelines_commands(live_server, cli):

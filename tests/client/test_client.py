@@ -204,3 +204,19 @@ def test_recurring_runs_are_made_listed_disabled_enabled_and_deleted(client):
     with pytest.raises(ApiError) as gone:
         client.get_recurring_run(made.id)
     assert gone.value.status == 404
+
+
+def test_a_run_is_archived_unarchived_and_deleted_and_only_an_unsucceeded_one_retried(client):
+    run = client.create_run_from_pipeline_func(measure_pipeline, arguments={"text": "keep"})
+    assert client.wait_for_run_completion(run.id, timeout=60).state == "SUCCEEDED"
+    with pytest.raises(ApiError) as retried:
+        client.retry_run(run.id)
+    assert retried.value.status == 409 and "is SUCCEEDED" in str(retried.value)
+    assert client.archive_run(run.id).archived is True
+    assert run.id not in [listed.id for listed in client.list_runs().items]
+    assert [listed.id for listed in client.list_runs(filter="archived = true").items] == [run.id]
+    assert client.unarchive_run(run.id).archived is False and client.get_run(run.id).archived is False
+    client.delete_run(run.id)
+    with pytest.raises(ApiError) as gone:
+        client.get_run(run.id)
+    assert gone.value.status == 404

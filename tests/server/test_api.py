@@ -40,6 +40,21 @@ def nap_pipeline(seconds: float = 60.0):
     nap(seconds=seconds)
 
 
+@dsl.component
+def fails_until(path: str) -> str:
+    import os
+
+    if not os.path.exists(path):
+        raise RuntimeError(f"{path} is not there yet")
+    return path
+
+
+@dsl.pipeline(name="flaky")
+def flaky_pipeline(path: str = ""):
+    shouted = shout(text="first")
+    fails_until(path=path).after(shouted)
+
+
 def spec(pipeline: Any) -> dict[str, Any]:
     return to_dict(compiler.compile_pipeline(pipeline))
 
@@ -233,10 +248,63 @@ def test_cancelling_a_running_run_stops_it_and_a_finished_one_is_a_conflict(clie
     assert "is CANCELLED; only a pending or running run can be cancelled" in problem["detail"]
 
 
+def test_retrying_a_failed_run_keeps_its_succeeded_tasks_and_only_an_ended_unsucceeded_run_can_be(client, tmp_path):
+    marker = tmp_path / "ready"
+    run = client.post("/api/v1/runs", json={"pipeline_spec": spec(flaky_pipeline), "parameters": {"path": str(marker)}}).json()
+    failed = wait_for(client, run["id"])
+    assert failed["state"] == "FAILED", failed
+    marker.touch()
+    retried = client.post(f"/api/v1/runs/{run['id']}/retry")
+    assert retried.status_code == 202, retried.text
+    assert retried.json()["state"] in ("PENDING", "RUNNING", "SUCCEEDED")  # taken up: not the old FAILED a waiter would stop at
+    ended = wait_for(client, run["id"])
+    assert ended["state"] == "SUCCEEDED", ended
+    attempts = {task["task_id"]: task["attempts"] for task in ended["tasks"]}
+    assert attempts == {"shout": 1, "fails-until": 2}  # the succeeded task was kept, not run again
+    problem = assert_problem(client.post(f"/api/v1/runs/{run['id']}/retry"), 409)
+    assert "is SUCCEEDED; only a failed or cancelled run can be retried" in problem["detail"]
+
+
+def test_an_archived_run_leaves_the_list_until_the_filter_asks_for_it(client):
+    kept, archived = (client.post("/api/v1/runs", json={"pipeline_spec": spec(shout_pipeline)}).json() for _ in range(2))
+    answer = client.post(f"/api/v1/runs/{archived['id']}/archive")
+    assert answer.status_code == 200 and answer.json()["archived"] is True
+    assert client.post(f"/api/v1/runs/{archived['id']}/archive").json()["archived"] is True  # twice is harmless
+    assert client.get(f"/api/v1/runs/{archived['id']}").json()["archived"] is True
+    assert [run["id"] for run in client.get("/api/v1/runs").json()["items"]] == [kept["id"]]
+    only = client.get("/api/v1/runs", params={"filter": "archived = true"}).json()["items"]
+    assert [(run["id"], run["archived"]) for run in only] == [(archived["id"], True)]
+    every = client.get("/api/v1/runs", params={"filter": "archived != null", "order_by": "created_at asc"}).json()["items"]
+    assert [run["id"] for run in every] == [kept["id"], archived["id"]]
+    assert client.post(f"/api/v1/runs/{archived['id']}/unarchive").json()["archived"] is False
+    assert len(client.get("/api/v1/runs").json()["items"]) == 2
+    for run in (kept, archived):
+        wait_for(client, run["id"])
+
+
+def test_deleting_a_run_removes_it_and_its_tasks_and_an_unfinished_one_is_a_conflict(client, home):
+    run = client.post("/api/v1/runs", json={"pipeline_spec": spec(nap_pipeline)}).json()
+    wait_until_napping(home, run["id"])
+    problem = assert_problem(client.delete(f"/api/v1/runs/{run['id']}"), 409)
+    assert "only a run that has ended can be deleted" in problem["detail"]
+    assert client.post(f"/api/v1/runs/{run['id']}/cancel").status_code == 202
+    assert wait_for(client, run["id"], timeout=30)["state"] == "CANCELLED"
+    assert client.get(f"/api/v1/runs/{run['id']}/tasks/nap").status_code == 200
+    assert client.delete(f"/api/v1/runs/{run['id']}").status_code == 204
+    assert_problem(client.get(f"/api/v1/runs/{run['id']}"), 404)
+    assert_problem(client.get(f"/api/v1/runs/{run['id']}/tasks/nap"), 404)
+    assert client.get("/api/v1/runs", params={"filter": "archived != null"}).json()["items"] == []
+    store = client.app.state.services.store
+    assert store.tasks(run["id"]) == [] and store.attempts(run["id"], "nap") == []
+    assert_problem(client.delete(f"/api/v1/runs/{run['id']}"), 404)
+
+
 def test_unknown_ids_are_404(client):
     for path in ("/api/v1/runs/nope", "/api/v1/experiments/nope", "/api/v1/pipelines/nope", "/api/v1/pipelines/nope/versions"):
         assert "nope" in assert_problem(client.get(path), 404)["detail"]
-    assert_problem(client.post("/api/v1/runs/nope/cancel"), 404)
+    for path in ("cancel", "retry", "archive", "unarchive"):
+        assert_problem(client.post(f"/api/v1/runs/nope/{path}"), 404)
+    assert_problem(client.delete("/api/v1/runs/nope"), 404)
     assert_problem(client.get("/api/v1/no-such-thing"), 404)
     not_allowed = client.delete("/api/v1/runs")
     assert_problem(not_allowed, 405)

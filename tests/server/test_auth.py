@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 
 from sluiceway import compiler, config
 from sluiceway.core.access import Role
+from sluiceway.core.lifecycle import RunState
 from sluiceway.core.task_spec import ArtifactRef, InputBinding
 from sluiceway.plugins import PluginManager
 from sluiceway.server import create_app
@@ -157,6 +158,10 @@ OTHER_NAMESPACE = [
     ("POST", "/api/v1/runs", {"namespace": "team-b", "pipeline_spec": "SPEC"}),
     ("GET", "/api/v1/runs/{run_id}", None),
     ("POST", "/api/v1/runs/{run_id}/cancel", None),
+    ("POST", "/api/v1/runs/{run_id}/retry", None),
+    ("POST", "/api/v1/runs/{run_id}/archive", None),
+    ("POST", "/api/v1/runs/{run_id}/unarchive", None),
+    ("DELETE", "/api/v1/runs/{run_id}", None),
     ("GET", "/api/v1/runs/{run_id}/tasks/{task_id}", None),
     ("GET", "/api/v1/runs/{run_id}/tasks/{task_id}/logs", None),
     ("GET", "/api/v1/runs/{run_id}/lineage", None),
@@ -244,6 +249,10 @@ WRITES = [  # (method, path, body, the least role that may)
     ("POST", "/api/v1/experiments/{experiment_id}/unarchive", None, Role.EDITOR),
     ("POST", "/api/v1/runs", {"namespace": "team-b", "pipeline_spec": "SPEC"}, Role.EDITOR),
     ("POST", "/api/v1/runs/{run_id}/cancel", None, Role.EDITOR),
+    ("POST", "/api/v1/runs/{run_id}/retry", None, Role.EDITOR),
+    ("POST", "/api/v1/runs/{run_id}/archive", None, Role.EDITOR),
+    ("POST", "/api/v1/runs/{run_id}/unarchive", None, Role.EDITOR),
+    ("DELETE", "/api/v1/runs/{run_id}", None, Role.ADMIN),
     (
         "POST",
         "/api/v1/recurring-runs",
@@ -287,6 +296,12 @@ def test_each_role_does_what_it_may(world):
     assert world.client.post(f"/api/v1/recurring-runs/{world.b['recurring_run_id']}/disable", headers=editor).status_code == 200
     assert world.client.delete(f"/api/v1/recurring-runs/{world.b['recurring_run_id']}", headers=admin).status_code == 204
     assert world.client.delete(f"/api/v1/pipelines/{world.b['pipeline_id']}", headers=admin).status_code == 204
+    run_path = f"/api/v1/runs/{world.b['run_id']}"
+    archived_run = world.client.post(f"{run_path}/archive", headers=editor)
+    assert archived_run.status_code == 200 and archived_run.json()["archived"] is True
+    world.client.app.state.services.store.set_run_state(world.b["run_id"], RunState.CANCELLED)  # type: ignore[attr-defined]
+    assert world.client.delete(run_path, headers=admin).status_code == 204
+    assert world.client.get(run_path, headers=viewer).status_code == 404
 
 
 # --- an operator's identity system -------------------------------------------------------------

@@ -7,9 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx2 as httpx
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, reject, settings
 
 from tests.conftest import REPO
 
@@ -44,5 +45,8 @@ def test_no_generated_request_gets_a_server_error(case: Any, api: Any) -> None:
     request = {key: value for key, value in case.as_transport_kwargs(base_url="http://testserver").items() if key in _SENT}
     if isinstance(request.get("data"), str | bytes):  # a raw body (a YAML upload): httpx's name for it is content
         request["content"] = request.pop("data")
-    response = api.request(**request)
+    try:
+        response = api.request(**request)
+    except httpx.InvalidURL:  # too long for the HTTP client to send (a query of kilobytes): never reaches the server
+        reject()
     assert response.status_code < 500, f"{case.method} {case.formatted_path}: {response.status_code} {response.text[:300]}"

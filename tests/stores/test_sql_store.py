@@ -10,14 +10,17 @@ import time
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, inspect, select, text
 
 from sluiceway import compiler, dsl
 from sluiceway.core.errors import SluicewayError
+from sluiceway.core.launcher import AttemptRecord
 from sluiceway.core.lifecycle import IllegalTransition, RunState
 from sluiceway.core.task_spec import ArtifactRef, InputBinding
 from sluiceway.stores.sql import SchemaVersionError, SqlMetadataStore, migrations
-from sluiceway.stores.sql.models import Base
+from sluiceway.stores.sql.listing import ListRequest
+from sluiceway.stores.sql.models import AttemptRow, Base, CacheEntry, LineageEvent, TaskOutput, TaskRecord
+from sluiceway.stores.sql.store import Conflict, NotFound
 
 
 @dsl.component
@@ -246,3 +249,68 @@ def test_existing_artifacts_get_their_uri_keys_when_upgraded(url):
     with engine.connect() as connection:
         (key,) = connection.execute(text("SELECT uri_key FROM artifacts")).one()
     assert key == hashlib.sha256(b"s3://b/model").hexdigest()
+
+
+def test_runs_recorded_before_0009_are_not_archived_and_archived_runs_leave_the_listing(url):
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        migrations.upgrade(connection, "0008")
+        connection.execute(
+            text("INSERT INTO pipeline_versions (digest, name, ir, created_at) VALUES ('d1', 'p', '{}', '2026-01-01 00:00:00')")
+        )
+        connection.execute(
+            text(
+                "INSERT INTO runs (id, namespace, pipeline_name, pipeline_digest, state, parameters, created_at, message, version) "
+                "VALUES ('old', 'default', 'p', 'd1', 'SUCCEEDED', '{}', '2026-01-01 00:00:00', '', 1)"
+            )
+        )
+        migrations.upgrade(connection)
+        assert migrations.current(connection) == "0009"
+    engine.dispose()
+    store = SqlMetadataStore(url)
+    assert store.get_run("old").archived is False  # the server default filled the row made before the column
+    assert [run.id for run in store.query_runs("default", ListRequest()).runs] == ["old"]
+    assert store.set_run_archived("old", True).archived is True
+    assert store.query_runs("default", ListRequest()).runs == []  # hidden unless the filter names `archived`
+    assert [run.id for run in store.query_runs("default", ListRequest(filter="archived = true")).runs] == ["old"]
+    assert [run.id for run in store.query_runs("default", ListRequest(filter="archived != null")).runs] == ["old"]
+    assert store.set_run_archived("old", False).archived is False
+    with pytest.raises(NotFound):
+        store.set_run_archived("nope", True)
+
+
+def test_deleting_a_run_removes_its_records_and_leaves_its_artifacts(url):
+    store = SqlMetadataStore(url, upgrade=True)
+    pipeline = compiler.compile_pipeline(hello_pipeline)
+    store.create_run("r1", pipeline, {"name": "ada"})
+    store.create_run("r2", pipeline, {"name": "bob"})
+    model = ArtifactRef(uri="file:///a/model", type="Model", digest="sha256:00", metadata={})
+    store.set_run_state("r1", RunState.RUNNING)
+    started = AttemptRecord(number=1, started_at=time.time())
+    ended = AttemptRecord(number=1, started_at=started.started_at, ended_at=time.time(), end="finished", exit_code=0)
+    task = {"kind": "task", "skip_reason": None, "message": "", "attempts": 1}
+    store.record_task("r1", "train", state="RUNNING", attempt=started, **task)
+    store.record_task(
+        "r1",
+        "train",
+        state="SUCCEEDED",
+        attempt=ended,
+        outputs={"model": InputBinding(artifacts=(model,))},
+        **task,
+    )
+    store.record_inputs("r2", "evaluate", {"model": InputBinding(artifacts=(model,))})
+    store.write_cache_entry("key", "r1", "train", {"model": InputBinding(artifacts=(model,))})
+    with pytest.raises(Conflict, match="only a run that has ended can be deleted"):
+        store.delete_run("r1")
+    store.set_run_state("r1", RunState.SUCCEEDED)
+    store.delete_run("r1")
+    with pytest.raises(NotFound):
+        store.get_run("r1")
+    with pytest.raises(NotFound):
+        store.delete_run("r1")
+    with store.transaction() as session:
+        for model_class in (TaskRecord, AttemptRow, TaskOutput, LineageEvent, CacheEntry):
+            assert session.scalars(select(model_class).where(model_class.run_id == "r1")).all() == []
+    assert store.find_cache_entry("key") is None
+    assert store.lineage("file:///a/model") == [("consumed", "r2", "evaluate", "model")]  # the artifact, and r2's use of it, stay
+    assert store.get_run("r2").state == "PENDING"

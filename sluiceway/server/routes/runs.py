@@ -1,4 +1,4 @@
-"""Runs: create (from an uploaded version or inline IR), get, list, cancel."""
+"""Runs: create (from an uploaded version or inline IR), get, list, cancel, retry, archive, unarchive, delete."""
 
 from __future__ import annotations
 
@@ -18,11 +18,13 @@ from ..access import Allowed
 from ..problems import IDEMPOTENCY_KEY_REUSED, ApiProblem, FieldError, invalid
 from ..schemas import NamespacedPageQuery, Page, Run, RunCreate, RunDetail, Task, page_of
 from ..services import Services, services
+from ..supervisor import AlreadyRunning
 from .responses import problems
 
 router = APIRouter(prefix="/api/v1/runs", tags=["runs"])
 Given = Annotated[Services, Depends(services)]
 FINAL = {state.value for state in TERMINAL_RUN_STATES}
+RETRYABLE = {RunState.FAILED.value, RunState.CANCELLED.value}
 
 
 @router.post(
@@ -91,7 +93,8 @@ def _pipeline(body: RunCreate, given: Services) -> ir.Pipeline:
 def list_runs(query: Annotated[NamespacedPageQuery, Query()], given: Given, allowed: Allowed) -> Page[Run]:
     """A namespace's runs, a page at a time, newest first unless order_by says otherwise.
 
-    Filter fields: state, pipeline_name, pipeline_digest, experiment, error_kind, created_at, finished_at.
+    Filter fields: state, pipeline_name, pipeline_digest, experiment, error_kind, created_at, finished_at, archived.
+    Archived runs are left out unless the filter names `archived` (`archived = true`: only them).
     Sort by created_at, pipeline_name or state."""
     page = given.store.query_runs(allowed.namespace(query.namespace, Role.VIEWER), query.listing())
     return page_of(Run, page.runs, page.next_page_token)
@@ -118,3 +121,43 @@ def cancel_run(run_id: str, given: Given, allowed: Allowed) -> Run:
     if run.state in FINAL:
         raise ApiProblem(409, f"run '{run_id}' is {run.state}; only a pending or running run can be cancelled")
     return Run.model_validate(given.store.get_run(run_id))
+
+
+@router.post("/{run_id}/retry", status_code=202, response_model=Run, responses=problems(403, 404, 409, 503))
+def retry_run(run_id: str, given: Given, allowed: Allowed) -> Run:
+    """Run a failed or cancelled run again from the tasks that did not succeed, keeping the rest (as `sluiceway runs retry`
+    does). 409 for a run in any other state."""
+    run = allowed.run(run_id, Role.EDITOR)
+    if run.state not in RETRYABLE:
+        raise ApiProblem(409, f"run '{run_id}' is {run.state}; only a failed or cancelled run can be retried")
+    if given.supervisor.stopping:
+        raise ApiProblem(503, "the server is stopping; retry the run on a server that is not")
+    try:
+        given.supervisor.retry(run_id)
+    except AlreadyRunning:
+        raise ApiProblem(409, f"run '{run_id}' is being run by this server already") from None
+    except RuntimeError:  # the server began stopping since the check above
+        raise ApiProblem(503, "the server is stopping; retry the run on a server that is not") from None
+    return Run.model_validate(given.store.get_run(run_id))
+
+
+@router.post("/{run_id}/archive", response_model=Run, responses=problems(403, 404))
+def archive_run(run_id: str, given: Given, allowed: Allowed) -> Run:
+    """Archive a run: it is kept, whole, and left out of run listings unless their filter names `archived`. Archiving
+    twice is harmless."""
+    allowed.run(run_id, Role.EDITOR)
+    return Run.model_validate(given.store.set_run_archived(run_id, True))
+
+
+@router.post("/{run_id}/unarchive", response_model=Run, responses=problems(403, 404))
+def unarchive_run(run_id: str, given: Given, allowed: Allowed) -> Run:
+    allowed.run(run_id, Role.EDITOR)
+    return Run.model_validate(given.store.set_run_archived(run_id, False))
+
+
+@router.delete("/{run_id}", status_code=204, responses=problems(403, 404, 409))
+def delete_run(run_id: str, given: Given, allowed: Allowed) -> None:
+    """Delete a run that has ended (409 otherwise: cancel it first) with its tasks, attempts, outputs, lineage events and
+    cache entries. Its artifacts and logs stay where they were written."""
+    allowed.run(run_id, Role.ADMIN)
+    given.store.delete_run(run_id)

@@ -21,7 +21,7 @@ import base64
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
 
@@ -61,6 +61,9 @@ class Listing:
     fields: dict[str, Field]
     id_column: InstrumentedAttribute[Any]
     default_order: str = "created_at desc"
+    implied: dict[str, Any] = field(default_factory=dict)
+    """`FIELD = VALUE` comparisons a filter is taken to have unless it names FIELD itself: how a listing hides records
+    (archived runs) that a client still reaches by asking for them (`archived = true`, or `archived != null` for all)."""
 
     def sortable(self) -> list[str]:
         return [name for name, spec in self.fields.items() if spec.sortable]
@@ -89,7 +92,7 @@ def fetch(session: Session, query: Select[Any], listing: Listing, request: ListR
         raise BadListRequest("page_size", f"must be between 1 and {MAX_PAGE_SIZE}, got {request.page_size}")
     name, descending = parse_order(listing, request.order_by or listing.default_order)
     sort = listing.fields[name]
-    query = query.where(*parse_filter(listing, request.filter))
+    query = query.where(*_with_implied(listing, _parse_filter(listing, request.filter)))
     if request.page_token:
         value, last_id = _decode_token(request.page_token, _order_text(name, descending), sort.kind)
         dialect = session.get_bind().dialect.name
@@ -162,10 +165,22 @@ _OPERATORS = {
 
 def parse_filter(listing: Listing, text: str) -> list[ColumnElement[bool]]:
     """The comparisons of a filter expression, to be ANDed; [] for an empty filter."""
+    return [term for _, term in _parse_filter(listing, text)]
+
+
+def _with_implied(listing: Listing, terms: list[tuple[str, ColumnElement[bool]]]) -> list[ColumnElement[bool]]:
+    """The filter's comparisons, and the listing's implied ones for the fields it does not name."""
+    named = {name for name, _ in terms}
+    implied = [listing.fields[name].column == value for name, value in listing.implied.items() if name not in named]
+    return [term for _, term in terms] + implied
+
+
+def _parse_filter(listing: Listing, text: str) -> list[tuple[str, ColumnElement[bool]]]:
+    """(field, comparison) of each term of a filter expression."""
     tokens = _tokens(text)
     if not tokens:
         return []
-    terms: list[ColumnElement[bool]] = []
+    terms: list[tuple[str, ColumnElement[bool]]] = []
     position = 0
     while True:
         if len(terms) == MAX_FILTER_TERMS:
@@ -183,7 +198,7 @@ def parse_filter(listing: Listing, text: str) -> list[ColumnElement[bool]]:
         value = _value(name, spec, value_kind, raw, value_at)
         if value is None and op not in ("=", "!="):
             raise BadListRequest("filter", f"{name} {op} null: null can only be compared with = or !=")
-        terms.append(_OPERATORS[op](spec.column, value))
+        terms.append((name, _OPERATORS[op](spec.column, value)))
         position += 3
         if position == len(tokens):
             return terms

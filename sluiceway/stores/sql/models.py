@@ -9,7 +9,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, ForeignKeyConstraint, Index, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 # Named constraints, so that migrations can refer to them on every database.
@@ -110,6 +123,8 @@ class Run(Base):
     """Raised on every state change: a writer holding an older version loses (optimistic concurrency)."""
     idempotency_key: Mapped[str | None] = mapped_column(String(255))
     """Chosen by the client that created the run, so that a retried create finds this run instead of making another."""
+    archived: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """Left out of run listings unless a filter names `archived`; the server default gives rows made before 0009 False."""
 
     # Listing runs filters by namespace, then by state, experiment or pipeline, newest first, a page at a time
     # by keyset (created_at, id): one index per filter, each ending in the sort key, so no page reads more rows
@@ -119,6 +134,7 @@ class Run(Base):
         Index(None, "namespace", "state", "created_at", "id"),
         Index(None, "namespace", "experiment", "created_at", "id"),
         Index(None, "namespace", "pipeline_name", "created_at", "id"),
+        Index(None, "namespace", "archived", "created_at", "id"),  # the default listing: a namespace's runs not archived
         UniqueConstraint("namespace", "idempotency_key"),  # NULLs never collide: runs made without a key are not limited
     )
 

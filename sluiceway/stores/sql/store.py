@@ -24,7 +24,7 @@ from ...core import ir
 from ...core.cache import explain_miss
 from ...core.errors import SluicewayError
 from ...core.launcher import AttemptRecord
-from ...core.lifecycle import RUN_TRANSITIONS, ErrorKind, RunState
+from ...core.lifecycle import RUN_TRANSITIONS, TERMINAL_RUN_STATES, ErrorKind, RunState
 from ...core.serialize import digest, dump_json, loads
 from ...core.task_spec import InputBinding
 from . import migrations
@@ -77,6 +77,7 @@ class RunSummary:
     experiment: str | None = None
     pipeline_digest: str = ""
     idempotency_key: str | None = None
+    archived: bool = False
 
 
 @dataclass(frozen=True)
@@ -160,8 +161,10 @@ RUN_LISTING = Listing(
         "error_kind": Field(Run.error_kind, str),
         "created_at": Field(Run.created_at, datetime, sortable=True),
         "finished_at": Field(Run.finished_at, datetime),
+        "archived": Field(Run.archived, bool),
     },
     id_column=Run.id,
+    implied={"archived": False},  # archiving a run takes it out of the lists, as KFP's does; `archived = true` finds it
 )
 
 
@@ -308,6 +311,43 @@ class SqlMetadataStore:
             )
             if changed.rowcount != 1:  # type: ignore[attr-defined]
                 raise ConcurrentUpdate(f"run '{run_id}' changed while it was being moved to {state.value}")
+
+    @_retried_on_disconnect
+    def set_run_archived(self, run_id: str, archived: bool) -> RunSummary:
+        """Archive or unarchive a run; doing it twice is the same as once.
+
+        The run's version is left alone: it guards state changes, which an archived flag does not race with (the engine
+        of a retried run must not lose its next state change to someone archiving the run)."""
+        with self._session() as session:
+            changed = session.execute(
+                update(Run).where(Run.id == run_id).values(archived=archived).execution_options(synchronize_session=False)
+            )
+            if changed.rowcount != 1:  # type: ignore[attr-defined]
+                raise NotFound(f"no run '{run_id}'")
+            return _run_summary(session, run_id)
+
+    @_retried_on_disconnect
+    def delete_run(self, run_id: str) -> None:
+        """Remove a run that has ended and every record of it: tasks, attempts, outputs, lineage events, cache entries.
+
+        One transaction, so no one sees half a run; the state is checked inside it (the row locked where the database
+        can), so a run being retried meanwhile is not deleted under its engine. Conflict if the run has not ended.
+        Artifacts stay: other runs may have consumed them, or reuse them through another run's cache entry.
+        """
+        with self._session() as session:
+            row = session.scalars(select(Run).where(Run.id == run_id).with_for_update()).first()
+            if row is None:
+                raise NotFound(f"no run '{run_id}'")
+            if RunState(row.state) not in TERMINAL_RUN_STATES:
+                raise Conflict(f"run '{run_id}' is {row.state}; only a run that has ended can be deleted (cancel it first)")
+            # Children first: the foreign keys cascade on most databases, but deleting explicitly does not rely on it
+            # (SQLite enforces them only with the pragma) and reaches the tables that keep no foreign key to runs.
+            session.execute(delete(AttemptRow).where(AttemptRow.run_id == run_id))
+            session.execute(delete(TaskOutput).where(TaskOutput.run_id == run_id))
+            session.execute(delete(LineageEvent).where(LineageEvent.run_id == run_id))
+            session.execute(delete(CacheEntry).where(CacheEntry.run_id == run_id))
+            session.execute(delete(TaskRecord).where(TaskRecord.run_id == run_id))
+            session.execute(delete(Run).where(Run.id == run_id))
 
     @_retried_on_disconnect
     def record_task(
@@ -657,6 +697,7 @@ def _summary(row: Run) -> RunSummary:
         row.experiment,
         row.pipeline_digest,
         row.idempotency_key,
+        bool(row.archived),
     )
 
 

@@ -225,7 +225,7 @@ def test_an_api_server_failing_for_a_while_delays_the_run_and_loses_nothing(
 ):
     fake = cluster.fake
     assert fake is not None
-    fake.fail_for(2.0, status=500)  # from the start: creating the first Job, listing and watching all fail for 2 s
+    fake.fail_requests(4, status=500)  # the first requests (creating the first Job, listing, watching) fail, however slow the start
     report = run_on(tmp_path / "home", monkeypatch, compiled(doubling), {}, cluster.config(tmp_path / "c.yaml"))
     assert report.state == RunState.SUCCEEDED and values(report)["double"] == {"Output": 42}
     assert any(r.status == 500 for r in fake.requests)
