@@ -745,7 +745,9 @@ def _binding_json(binding: InputBinding) -> dict[str, Any]:
 def _engine(url: str) -> Engine:
     if not url.startswith("sqlite"):
         # A server that does not answer is reported within seconds instead of hanging (psycopg and PyMySQL both take it).
-        return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS})
+        # No pool_pre_ping: it costs a round trip per transaction, and a connection the server dropped is already
+        # handled by _retried_on_disconnect, which runs the whole transaction again (tests/stores/test_database_faults.py).
+        return create_engine(url, connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS})
     engine = create_engine(url, connect_args={"timeout": 30})
 
     @event.listens_for(engine, "connect")
