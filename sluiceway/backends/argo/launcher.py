@@ -6,7 +6,7 @@ from typing import Any
 
 from ...core import ir
 from ..kube.pods import PodSettings
-from ..kube.workflow import EngineKind, Submission, WorkflowEngineLauncher
+from ..kube.workflow import EngineKind, Submission, WorkflowEngineLauncher, linted
 from .lint import lint
 from .render import ArgoRefusal, render_workflow
 
@@ -16,11 +16,9 @@ FINISHED_PHASES = ("Succeeded", "Failed", "Error")
 
 def checked_workflow(pipeline: ir.Pipeline, settings: PodSettings, submission: Submission | None = None) -> dict[str, Any]:
     """The Workflow of `pipeline`, refused (ArgoRefusal) if Argo would reject it: see lint.py."""
-    workflow = render_workflow(pipeline, settings, submission)
-    problems = lint(workflow)
-    if problems:
-        raise ArgoRefusal(f"Argo would reject the Workflow of pipeline '{pipeline.name}': " + "; ".join(problems))
-    return workflow
+    return linted(
+        render_workflow(pipeline, settings, submission), lint, ArgoRefusal, f"Argo would reject the Workflow of pipeline '{pipeline.name}'"
+    )
 
 
 def _finished(workflow: dict[str, Any]) -> bool:

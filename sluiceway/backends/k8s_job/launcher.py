@@ -30,6 +30,7 @@ from ...core.stores import Stores
 from ...core.task_spec import TaskResult, TaskSpec, decode_result, encode
 from ..kube.client import api_client, describe_api_error, is_retryable
 from ..kube.credentials import delete_run_secret, make_run_secret, store_credentials
+from ..kube.pods import exit_of
 from ..kube.watch import ResourceWatch
 from .manifest import (
     CONTAINER,
@@ -385,7 +386,7 @@ class JobAttempt:
         needs_pod = condition == "Failed" or result is None or (self._pod is None and not self._log_complete)
         pod = self._final_pod() if condition is not None and needs_pod else None
         self._keep_log(pod)
-        exit_code, pod_reason = _exit_of(pod)
+        exit_code, pod_reason = exit_of(pod, CONTAINER)
         if condition == "Complete" and exit_code is None:
             exit_code = 0
         if condition == "Complete" and result is not None:  # it ended before the stop took: what it made is kept
@@ -541,18 +542,6 @@ class JobAttempt:
             self.launcher.stores(self.spec).upload(attempt_log, f"{self.spec.output_root}/{LOG_NAME}")
         except Exception as error:  # the log stays in the task's folder; the attempt's outcome does not depend on it
             log.warning("could not copy the log of %s to the artifact store: %s", self.name, error)
-
-
-def _exit_of(pod: dict[str, Any] | None) -> tuple[int | None, str]:
-    """The main container's exit code, and the pod's reason (DeadlineExceeded, Evicted), where the pod says."""
-    if pod is None:
-        return None, ""
-    status = pod.get("status") or {}
-    for container in status.get("containerStatuses") or []:
-        terminated = (container.get("state") or {}).get("terminated")
-        if container.get("name") == CONTAINER and terminated:
-            return terminated.get("exitCode"), status.get("reason") or ""
-    return None, status.get("reason") or ""
 
 
 def _waiting_reason(pod: dict[str, Any] | None) -> str:

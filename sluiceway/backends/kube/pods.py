@@ -17,7 +17,7 @@ from ...core import ir
 from ...core.errors import SluicewayError
 from ...core.task_spec import STORES_ENV
 
-__all__ = ["STORES_ENV", "PodSettings", "hashed_name", "label_value", "ticket_container"]
+__all__ = ["STORES_ENV", "PodSettings", "exit_of", "hashed_name", "label_value", "ticket_container"]
 
 LABEL_PREFIX = "sluiceway.dev/"
 RUN_LABEL = LABEL_PREFIX + "run-id"
@@ -182,3 +182,15 @@ def secret_mounts(secrets: tuple[ir.SecretRef, ...]) -> list[dict[str, Any]]:
 def node_selector_of(task_settings: ir.TaskSettings, settings: PodSettings) -> dict[str, str]:
     """The backend's node selector, with the task's own on top."""
     return {**settings.node_selector, **task_settings.node_selector}
+
+
+def exit_of(pod: dict[str, Any] | None, container: str) -> tuple[int | None, str]:
+    """`container`'s exit code, and the pod's reason (DeadlineExceeded, Evicted), as far as the pod says."""
+    if pod is None:
+        return None, ""
+    status = pod.get("status") or {}
+    for state in status.get("containerStatuses") or []:
+        terminated = (state.get("state") or {}).get("terminated")
+        if state.get("name") == container and terminated:
+            return terminated.get("exitCode"), status.get("reason") or ""
+    return None, status.get("reason") or ""

@@ -37,7 +37,7 @@ from ...core.task_spec import TaskResult, TaskSpec, decode_result, encode
 from ...core.tickets import DECIDED, RUN_ENDED, Decision, cancelled_ticket_name, encode_decision, tickets_root, try_ticket_name
 from .client import api_client, describe_api_error, is_retryable
 from .credentials import delete_run_secret, make_run_secret, store_credentials
-from .pods import RUN_LABEL, PodSettings, hashed_name, label_value
+from .pods import RUN_LABEL, PodSettings, exit_of, hashed_name, label_value
 from .watch import ResourceWatch
 
 log = logging.getLogger(__name__)
@@ -91,6 +91,17 @@ class EngineKind:
     """The merge patch that stops the object: letting its exit handlers run, or (True) not."""
     timed_out: Callable[[WorkflowEngineLauncher, dict[str, Any]], bool] = lambda launcher, pod: False
     """Whether a pod that failed was stopped by its attempt's timeout, when the pod alone does not say so (TIME-1)."""
+
+
+def linted(
+    manifest: dict[str, Any], lint: Callable[[dict[str, Any]], list[str]], refusal: type[SluicewayError], what: str
+) -> dict[str, Any]:
+    """`manifest`, or `refusal` naming every rule of the engine's it breaks (a backend's lint.py): checked before it is
+    written or submitted."""
+    problems = lint(manifest)
+    if problems:
+        raise refusal(f"{what}: " + "; ".join(problems))
+    return manifest
 
 
 class WorkflowEngineLauncher:
@@ -462,7 +473,7 @@ class WorkflowAttempt:
         return AttemptOutcome.cancelled(exit_code)
 
     def _outcome(self, pod: dict[str, Any], gone: bool = False) -> AttemptOutcome:
-        exit_code, reason = _exit_of(pod, self.launcher.kind.container)
+        exit_code, reason = exit_of(pod, self.launcher.kind.container)
         result = self._result()
         if result is not None:  # committed (CACHE-7): it counts, whatever stopped the pod afterwards (RETRY-5)
             return AttemptOutcome.of_result(result, exit_code)
@@ -501,13 +512,3 @@ class WorkflowAttempt:
                 tee_lines(stream, log_file, launcher.echo, self.spec.task)
         except Exception as error:  # the log is the task's, not its outcome: said, not raised
             log.debug("could not follow the log of %s: %s", self.pod_name, describe_api_error(error))
-
-
-def _exit_of(pod: dict[str, Any], container: str) -> tuple[int | None, str]:
-    """The executor's exit code, and the pod's reason (DeadlineExceeded, Evicted), where the pod says."""
-    status = pod.get("status") or {}
-    for state in status.get("containerStatuses") or []:
-        terminated = (state.get("state") or {}).get("terminated")
-        if state.get("name") == container and terminated:
-            return terminated.get("exitCode"), status.get("reason") or ""
-    return None, status.get("reason") or ""

@@ -6,7 +6,7 @@ from typing import Any
 
 from ...core import ir
 from ..kube.pods import PodSettings
-from ..kube.workflow import EngineKind, Submission, WorkflowEngineLauncher
+from ..kube.workflow import EngineKind, Submission, WorkflowEngineLauncher, linted
 from .lint import lint
 from .render import TektonRefusal, render_pipeline_run
 
@@ -16,11 +16,12 @@ TASK_RUN_LABEL = "tekton.dev/taskRun"
 
 def checked_pipeline_run(pipeline: ir.Pipeline, settings: PodSettings, submission: Submission | None = None) -> dict[str, Any]:
     """The PipelineRun of `pipeline`, refused (TektonRefusal) if Tekton would reject it: see lint.py."""
-    pipeline_run = render_pipeline_run(pipeline, settings, submission)
-    problems = lint(pipeline_run)
-    if problems:
-        raise TektonRefusal(f"Tekton would reject the PipelineRun of pipeline '{pipeline.name}': " + "; ".join(problems))
-    return pipeline_run
+    return linted(
+        render_pipeline_run(pipeline, settings, submission),
+        lint,
+        TektonRefusal,
+        f"Tekton would reject the PipelineRun of pipeline '{pipeline.name}'",
+    )
 
 
 def _finished(pipeline_run: dict[str, Any]) -> bool:
