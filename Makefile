@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: test test-only services lint type demo example golden openapi bench clean
+.PHONY: test test-only test-thorough services lint type demo example golden openapi capabilities bench clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,10 @@ test: lint type test-only
 
 test-only: $(INSTALLED) services
 	$(BIN)/python -m pytest -q
+
+# The property tests with many random examples (hypothesis' `thorough` profile), and the conformance suite: long.
+test-thorough: $(INSTALLED) services
+	SLUICEWAY_HYPOTHESIS_PROFILE=thorough $(BIN)/python -m pytest -q tests/conformance tests/core/test_serialization.py
 
 # The database servers the store tests use (reused when running; started, or installed, when not).
 services:
@@ -42,6 +46,10 @@ golden: $(INSTALLED)
 # Regenerate the checked-in OpenAPI document of the server's REST API.
 openapi: $(INSTALLED)
 	$(BIN)/python -m sluiceway.server.openapi docs/reference/openapi.json
+
+# Rewrite the capability table in docs/reference/backends.md from the conformance suite's results on every backend.
+capabilities: $(INSTALLED)
+	SLUICEWAY_UPDATE_CAPABILITIES=1 $(BIN)/python -m pytest -q tests/conformance/test_conformance.py
 
 bench: $(INSTALLED)
 	$(BIN)/python -m pip install -q -e ".[bench]"

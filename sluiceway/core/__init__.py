@@ -19,6 +19,7 @@ if TYPE_CHECKING:
         PluginError,
         Problem,
         SluicewayError,
+        Unsupported,
     )
     from .ir import (
         API_VERSION,
@@ -70,6 +71,7 @@ _WHERE = {
     "PluginError": "errors",
     "Problem": "errors",
     "SluicewayError": "errors",
+    "Unsupported": "errors",
     "API_VERSION": "ir",
     "Argument": "ir",
     "Branch": "ir",
@@ -143,6 +145,7 @@ __all__ = [
     "Task",
     "TaskFinalStatusRef",
     "TaskSettings",
+    "Unsupported",
     "digest",
     "dump",
     "dump_json",

@@ -55,5 +55,10 @@ class DefinitionError(SluicewayError):
     """A component or pipeline was written in a way the DSL cannot accept."""
 
 
+class Unsupported(SluicewayError):
+    """A backend cannot express a feature the pipeline uses. The run is refused before any task starts, never run with
+    other semantics; the message names the feature and the backend (docs/reference/backends.md lists each backend's)."""
+
+
 class PluginError(SluicewayError):
     """A plugin could not be loaded, or two plugins registered the same name."""

@@ -144,6 +144,7 @@ TASK_TRANSITIONS: TransitionTable[TaskState] = TransitionTable(
     (
         _rule("start", {T.PENDING}, {T.RUNNING}, "its dependencies are met: the first attempt starts"),
         _rule("skip", {T.PENDING}, {T.SKIPPED}, "it will not run (see its skip reason)"),
+        _rule("not_begun", {T.RUNNING}, {T.SKIPPED}, "the run was stopping and the backend never began the launched attempt"),
         _rule("cache_hit", {T.PENDING}, {T.CACHED}, "an earlier identical execution's outputs are reused"),
         _rule("succeed", {T.RUNNING}, {T.SUCCEEDED}, "the attempt succeeded and its outputs are recorded"),
         _rule("fail", {T.RUNNING, T.RETRYING}, {T.FAILED}, "the last attempt failed, or the run's deadline passed"),

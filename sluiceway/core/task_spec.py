@@ -19,6 +19,8 @@ from .ir import Component, Record
 
 STORES_ENV = "SLUICEWAY_TASK_STORES"
 """The artifact stores (JSON of scheme -> StoreRef, settings only) an executor in a pod uses before it has its spec."""
+ATTEMPT_ENV = "SLUICEWAY_TASK_ATTEMPT"
+"""The attempt a component runs in (from 1), set by the executor: a component may behave differently when retried."""
 MAX_VALUE_BYTES = 3 * 1024
 """Output values larger than this, JSON-encoded, travel through the artifact store."""
 

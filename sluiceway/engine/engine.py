@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import msgspec
 
 from ..core import ir, types
-from ..core.errors import SluicewayError
+from ..core.errors import SluicewayError, Unsupported
 from ..core.launcher import AttemptOutcome, AttemptRecord, Launcher, RunContext, WorkflowLauncher
 from ..core.lifecycle import RUN_TRANSITIONS, TASK_TRANSITIONS, ErrorKind, RunState, SkipReason, TaskState
 from ..core.stores import CacheStore, Stores
@@ -77,6 +77,8 @@ class RunReport:
     error_kind: ErrorKind | None = None
     message: str = ""
     """Why the run failed (ST-10), when it did."""
+    refused: str | None = None
+    """Why the backend refused the run (core.errors.Unsupported), when it did: then no task ran and the run FAILED."""
 
 
 class Engine:
@@ -133,6 +135,7 @@ class Engine:
         self.abandoning = False
         self.error_kind: ErrorKind | None = None
         self.message = ""
+        self.refused: str | None = None
         """Why the run failed, once it has."""
         self._events: queue.Queue[Callable[[], None]] = queue.Queue()
         self._timers: list[tuple[float, Callable[[], None]]] = []
@@ -158,7 +161,7 @@ class Engine:
 
     def _run(self) -> RunReport:
         if self.workflow is not None and not self._submit(self.workflow):
-            return RunReport(self.run_id, self.state, {}, {}, self.error_kind, self.message)
+            return RunReport(self.run_id, self.state, {}, {}, self.error_kind, self.message, refused=self.refused)
         self._set_run(RunState.RUNNING)
         if self.timeout_seconds is not None:
             self._timers.append((time.monotonic() + self.timeout_seconds, self._deadline_passes))
@@ -202,6 +205,8 @@ class Engine:
             )
         except SluicewayError as error:
             self.error_kind, self.message = ErrorKind.LAUNCH_FAILED, f"the workflow engine refused the run: {error}"
+            if isinstance(error, Unsupported):
+                self.refused = str(error)
             self._set_run(RunState.FAILED)
             return False
         self._submitted = True
@@ -542,6 +547,11 @@ class Engine:
                 self.cache.write_cache_entry(instance.cache_key, self.run_id, instance.id, instance.outputs)
             return
         instance.timed_out = outcome.end == "timed_out"
+        if not outcome.began and self.stopping and instance.attempts == instance.retry_base + 1 and not instance.frame.exempt():
+            # FAIL-2: the run was stopping and the backend never ran the attempt (section 15: it was PENDING all along).
+            instance.attempts -= 1
+            self._set_task(instance, T.SKIPPED, SkipReason.RUN_STOPPING, "the run was stopping before the backend began the task")
+            return
         if instance.stopped_by is not None:  # the run's deadline or the exit budget stopped it: no retry (RETRY-2)
             why = instance.stopped_by
             self._fail(instance, self.message_for(why), why)

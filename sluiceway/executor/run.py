@@ -16,7 +16,7 @@ from typing import Any
 import msgspec
 
 from ..core import ir, types
-from ..core.task_spec import MAX_VALUE_BYTES, ArtifactRef, InputBinding, TaskError, TaskResult, TaskSpec
+from ..core.task_spec import ATTEMPT_ENV, MAX_VALUE_BYTES, ArtifactRef, InputBinding, TaskError, TaskResult, TaskSpec
 from .artifacts import Stores, content_digest
 from .values import BadValue, check_type, command_line_text, encoded_size, file_text, parse_file_text
 
@@ -175,6 +175,7 @@ def _prepare_output(spec: TaskSpec, output: ir.OutputSpec, work: Path, staged: _
 def _execute(spec: TaskSpec, staged: _Staged) -> Any:
     implementation = spec.component.implementation
     os.environ.update(spec.env)
+    os.environ[ATTEMPT_ENV] = str(spec.attempt)
     if isinstance(implementation, ir.PythonFunction):
         return _call_function(spec, implementation, staged)
     if isinstance(implementation, ir.Container):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable
@@ -14,6 +13,7 @@ import pytest
 import sluiceway
 from sluiceway.core import ir
 from sluiceway.engine.engine import RunReport
+from sluiceway.testing import observed
 
 
 def run_on(
@@ -34,15 +34,9 @@ def run_on(
 
 
 def outcome(report: RunReport) -> dict[str, Any]:
-    """What a run gave, whatever ran it: the run's state, and each task's state, attempts, values and artifact digests."""
-    tasks = {}
-    for task_id, task in sorted(report.tasks.items()):
-        if not isinstance(task.node, ir.Task | ir.Importer):
-            continue
-        values = {name: binding.value for name, binding in task.outputs.items() if binding.value_uri is None and not binding.artifacts}
-        digests = {name: [ref.digest for ref in binding.artifacts] for name, binding in task.outputs.items() if binding.artifacts}
-        tasks[task_id] = (task.state.value, task.skip_reason, task.attempts, json.dumps(values, sort_keys=True, default=str), digests)
-    return {"state": report.state.value, "tasks": tasks}
+    """What a run gave, whatever ran it: the conformance suite's view (run state; each task's state, skip reason,
+    attempts, error kind, values, artifact digests and metadata)."""
+    return observed(report)
 
 
 def secrets_named(pipeline_ir: ir.Pipeline) -> set[str]:

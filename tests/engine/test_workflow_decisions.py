@@ -4,14 +4,15 @@ an attempt, which the pods the workflow engine starts then follow (core/tickets.
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
 from sluiceway import compiler, dsl
 from sluiceway.backends.local import LocalLauncher
 from sluiceway.core.errors import SluicewayError
-from sluiceway.core.launcher import RunContext, WorkflowLauncher
-from sluiceway.core.lifecycle import ErrorKind, RunState
+from sluiceway.core.launcher import AttemptOutcome, RunContext, WorkflowLauncher
+from sluiceway.core.lifecycle import ErrorKind, RunState, SkipReason, TaskState
 from sluiceway.core.tickets import Decision
 from sluiceway.engine.engine import Engine
 
@@ -108,3 +109,63 @@ def test_a_run_the_workflow_engine_refuses_fails_before_any_task(tmp_path: Path)
     assert report.error_kind == ErrorKind.LAUNCH_FAILED
     assert "the workflow engine refused the run: admission webhook denied the request: no" in report.message
     assert workflow.decisions == {}
+
+
+class NeverBegins(RecordingWorkflow):
+    """A workflow engine that ends the run without creating the pod of `task` (as Tekton and Argo do once a task
+    failed): that attempt ends `began=False` once `fail` has ended."""
+
+    def __init__(self, task: str) -> None:
+        super().__init__()
+        self.task = task
+        self.failed = threading.Event()
+
+    def launch(self, spec: Any, **options: Any) -> Any:
+        if spec.task != self.task:
+            on_end = options["on_end"]
+            if spec.task == "fail":
+                options["on_end"] = lambda outcome: (on_end(outcome), self.failed.set())
+            return super().launch(spec, **options)
+        ended = options["on_end"]
+
+        def after_the_failure() -> None:
+            self.failed.wait(30)
+            ended(AttemptOutcome(end="lost", kind=ErrorKind.LOST, message="the run ended without creating its pod", began=False))
+
+        threading.Thread(target=after_the_failure, daemon=True).start()
+        return super().launch(spec, **{**options, "on_end": lambda _: None})
+
+
+@dsl.component
+def slowly(x: int) -> int:
+    import time
+
+    time.sleep(0.5)
+    return x
+
+
+@dsl.pipeline(name="stopping")
+def stopping() -> None:
+    fail()
+    number(x=1)
+
+
+def test_an_attempt_the_workflow_engine_never_began_while_the_run_stops_is_skipped_not_failed(tmp_path: Path) -> None:
+    """FAIL-2 and section 15: a task whose pod the engine never created was PENDING all along: SKIPPED run_stopping, no
+    attempt counted; the run fails for the failure that happened, not for the pod that never came."""
+    report = run_with(NeverBegins("number"), stopping, tmp_path)
+    assert report.state == RunState.FAILED
+    assert report.message.startswith("task 'fail' failed")
+    assert (report.tasks["number"].state, report.tasks["number"].skip_reason, report.tasks["number"].attempts) == (
+        TaskState.SKIPPED,
+        SkipReason.RUN_STOPPING,
+        0,
+    )
+
+
+def test_an_attempt_never_begun_while_the_run_is_not_stopping_is_lost(tmp_path: Path) -> None:
+    workflow = NeverBegins("number")
+    workflow.failed.set()  # no failure to wait for: the engine object just ended
+    report = run_with(workflow, stopping, tmp_path)
+    assert report.tasks["number"].state == TaskState.FAILED
+    assert report.tasks["number"].error_kind == ErrorKind.LOST

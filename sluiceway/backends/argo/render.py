@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...core import ir, types
-from ...core.errors import SluicewayError
+from ...core.errors import Unsupported
 from ...core.graph import level
 from ...core.tickets import BRANCH_OUTPUT, ITERATIONS_OUTPUT, OUTPUTS_DIR
 from ..kube.pods import (
@@ -63,7 +63,7 @@ W = "{{inputs.parameters.within}}"
 DRIVER, BODY = "driver", "body"
 
 
-class ArgoRefusal(SluicewayError):
+class ArgoRefusal(Unsupported):
     """The pipeline uses a feature the argo backend cannot express (docs/reference/backends.md lists them)."""
 
 

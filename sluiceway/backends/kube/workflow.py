@@ -370,7 +370,10 @@ class WorkflowEngineLauncher:
             with self._lock:
                 waiting = [attempt for attempt in self._attempts.values() if not attempt.ended]
             for attempt in waiting:
-                attempt.lost(f"the {self.kind.backend} {self.kind.plural[:-1]} {self.name} ended ({how}) before this attempt's pod did")
+                what = "before this attempt's pod did" if attempt.pod_name else "without creating this attempt's pod"
+                attempt.lost(
+                    f"the {self.kind.backend} {self.kind.plural[:-1]} {self.name} ended ({how}) {what}", began=bool(attempt.pod_name)
+                )
 
         timer = threading.Timer(LOST_GRACE_SECONDS, end_the_rest)
         timer.daemon = True
@@ -452,8 +455,8 @@ class WorkflowAttempt:
             gone = phase not in ("Succeeded", "Failed")
             self.launcher._ending.submit(lambda: self._end(self._outcome(pod, gone=gone)))
 
-    def lost(self, message: str) -> None:
-        self._end(AttemptOutcome(end="lost", kind=ErrorKind.LOST, message=message))
+    def lost(self, message: str, *, began: bool = True) -> None:
+        self._end(AttemptOutcome(end="lost", kind=ErrorKind.LOST, message=message, began=began))
 
     def _end(self, outcome: AttemptOutcome) -> None:
         with self._lock:

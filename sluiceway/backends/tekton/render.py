@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ...core import ir, types
-from ...core.errors import SluicewayError
+from ...core.errors import Unsupported
 from ...core.graph import level
 from ...core.tickets import BRANCH_OUTPUT, EMPTY_OUTPUT, ITERATIONS_OUTPUT
 from ..kube.pods import (
@@ -56,7 +56,7 @@ DEFAULT_EXIT_TIMEOUT_SECONDS = 600.0
 """E of docs/explanation/semantics.md (TIME-4), when no run says otherwise."""
 
 
-class TektonRefusal(SluicewayError):
+class TektonRefusal(Unsupported):
     """The pipeline uses a feature the tekton backend cannot express (docs/reference/backends.md lists them)."""
 
 
