@@ -23,7 +23,7 @@ from ..stores.sql.catalog import ExperimentRecord, PipelineRecord
 from ..stores.sql.recurring import RecurringRunRecord
 from ..stores.sql.store import NotFound, RunSummary
 from .problems import ApiProblem
-from .services import Services, services
+from .services import Services, services_of
 
 # Declares the scheme in the OpenAPI document (components.securitySchemes, each operation's `security`); the credentials
 # themselves are read by the auth plugins, from all the headers, since an operator's identity system may use others.
@@ -34,10 +34,9 @@ bearer = HTTPBearer(
 )
 
 
-async def principal(
-    request: Request, given: Annotated[Services, Depends(services)], _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-) -> Principal:
+async def principal(request: Request, _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Principal:
     """Who sent the request, as the auth plugins say (newest plugin first, the built-in tokens last); 401 when none knows."""
+    given = services_of(request)  # not a dependency: FastAPI's solving each costs every request of the API (see `access`)
     if not given.settings.server.auth.enabled:
         return ANONYMOUS
     # The plugins may block (the built-in asks the store): on a worker thread, not the event loop.
@@ -99,9 +98,11 @@ class Access:
         return recurring
 
 
-async def access(who: Annotated[Principal, Depends(principal)], given: Annotated[Services, Depends(services)]) -> Access:
-    # async: it does not block (`principal`, which may ask the store, stays a worker thread's).
-    return Access(who, given)
+async def access(request: Request, who: Annotated[Principal, Depends(principal)]) -> Access:
+    # async: it does not block (`principal`, which may ask the store, stays a worker thread's). Its few dependencies are
+    # few on purpose: FastAPI solves a dependency's own dependencies anew each time it is named, cached or not, and that
+    # is a good part of what a request as light as getting a run costs (bench/server.py).
+    return Access(who, services_of(request))
 
 
 Allowed = Annotated[Access, Depends(access)]

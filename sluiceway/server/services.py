@@ -25,7 +25,13 @@ class Services:
     recurring: SqlRecurringRuns
 
 
-async def services(request: Request) -> Services:
-    # async: it does not block, so FastAPI calls it on the event loop instead of sending it to a worker thread.
+def services_of(request: Request) -> Services:
+    """The services, without a dependency: for other dependencies (access.py), each of which FastAPI resolves anew on
+    every request, cached or not."""
     found: Services = request.app.state.services
     return found
+
+
+async def services(request: Request) -> Services:
+    # async: it does not block, so FastAPI calls it on the event loop instead of sending it to a worker thread.
+    return services_of(request)

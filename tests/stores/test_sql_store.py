@@ -314,3 +314,49 @@ def test_deleting_a_run_removes_its_records_and_leaves_its_artifacts(url):
     assert store.find_cache_entry("key") is None
     assert store.lineage("file:///a/model") == [("consumed", "r2", "evaluate", "model")]  # the artifact, and r2's use of it, stay
     assert store.get_run("r2").state == "PENDING"
+
+
+def test_a_run_is_read_with_its_tasks_in_one_statement(url):
+    store = SqlMetadataStore(url, upgrade=True)
+    pipeline = compiler.compile_pipeline(hello_pipeline)
+    store.create_run("r1", pipeline, {"name": "ada"}, experiment="e", idempotency_key="k")
+    store.create_run("r2", pipeline, {})
+    with pytest.raises(NotFound, match="no run 'r3'"):
+        store.run_with_tasks("r3")
+    assert store.run_with_tasks("r2") == (store.get_run("r2"), [])  # a run without tasks
+    task = {"kind": "task", "skip_reason": None, "message": "", "attempts": 1}
+    outputs = {"z": InputBinding(value=1), "a": InputBinding(value_uri="file:///v"), "m": InputBinding(value=[1, 2])}
+    store.record_task("r1", "train", state="SUCCEEDED", outputs=outputs, **task)
+    store.record_task("r1", "b-skipped", state="SKIPPED", **{**task, "skip_reason": "condition", "attempts": 0})
+    store.record_task("r1", "evaluate", state="FAILED", error_kind="USER_CODE", outputs={"score": InputBinding(value=0.5)}, **task)
+    store.record_task("r2", "train", state="SUCCEEDED", outputs={"other": InputBinding(value=2)}, **task)  # another run's
+    store.set_run_state("r1", RunState.RUNNING)
+    store.set_run_state("r1", RunState.FAILED, error_kind="USER_CODE", message="evaluate failed")
+    run, tasks = store.run_with_tasks("r1")
+    assert run == store.get_run("r1") and run.finished_at is not None and run.finished_at.tzinfo is not None
+    assert tasks == store.tasks("r1")
+    assert [t.task_id for t in tasks] == ["b-skipped", "evaluate", "train"]
+    assert [(t.state, t.skip_reason, t.error_kind, t.outputs) for t in tasks] == [
+        ("SKIPPED", "condition", None, {}),
+        ("FAILED", None, "USER_CODE", {"score": {"value": 0.5}}),
+        ("SUCCEEDED", None, None, {"a": {"value_uri": "file:///v"}, "m": {"value": [1, 2]}, "z": {"value": 1}}),
+    ]
+    assert list(tasks[2].outputs) == ["a", "m", "z"]  # in name order on every database
+    store.engine.dispose()
+
+
+def test_reading_a_run_is_retried_when_its_connection_was_dropped(url, caplog):
+    store = SqlMetadataStore(url, upgrade=True)
+    store.create_run("r1", compiler.compile_pipeline(hello_pipeline), {})
+    expected = store.run_with_tasks("r1")
+    if not url.startswith("postgresql"):
+        pytest.skip("drops a PostgreSQL server's connections")
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:  # every connection of the store's pools, as a failover or a restart drops them
+        connection.execute(
+            text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        )
+    admin.dispose()
+    assert store.run_with_tasks("r1") == expected
+    assert "the metadata database connection dropped" in caplog.text
+    store.engine.dispose()

@@ -8,14 +8,14 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, ParamSpec, TypeVar
 
 import msgspec
-from sqlalchemy import create_engine, delete, event, inspect, select, update
+from sqlalchemy import Select, and_, bindparam, create_engine, delete, event, inspect, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DatabaseError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -190,6 +190,21 @@ class SqlMetadataStore:
         self._check_schema(upgrade)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._read_sessions = sessionmaker(self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
+        self._lone_reads = self._lone_reading_engine()
+        self._run_with_tasks = _DriverStatement(_RUN_WITH_TASKS, self.engine)
+
+    def _lone_reading_engine(self) -> Engine:
+        """Where reads of one statement go (run_with_tasks, through _DriverStatement). One statement reads a consistent
+        picture by itself, so it needs no transaction around it: on PostgreSQL an engine of its own whose connections stay
+        in autocommit, which saves BEGIN and COMMIT, two round trips of three (switching a pooled connection to
+        autocommit and back per read costs SQLAlchemy more than that), disposed of with the main one. SQLite's
+        connections are in autocommit already (see _engine); PyMySQL's would cost a SET AUTOCOMMIT each way, so there
+        the statement's implicit transaction is ended by the pool's rollback, as before."""
+        if self.engine.dialect.name != "postgresql":
+            return self.engine
+        reads = _engine(self.url, isolation_level="AUTOCOMMIT")
+        event.listen(self.engine, "engine_disposed", lambda _engine: reads.dispose())
+        return reads
 
     def _check_schema(self, upgrade: bool) -> None:
         where = self.engine.url.render_as_string(hide_password=True)
@@ -551,9 +566,24 @@ class SqlMetadataStore:
 
     @_retried_on_disconnect
     def run_with_tasks(self, run_id: str) -> tuple[RunSummary, list[TaskSummary]]:
-        """A run and its tasks, read together (one transaction: one consistent picture, one round trip fewer)."""
-        with self._reading() as session:
-            return _run_summary(session, run_id), _task_summaries(session, run_id)
+        """A run and its tasks, read together: one statement, so one consistent picture and one round trip."""
+        # The run, its tasks and their outputs joined, read through the driver (_DriverStatement): on the most asked-for
+        # request of all, ORM objects, SQLAlchemy's own work per statement and round trips cost more than the database's.
+        rows = self._run_with_tasks.rows(self._lone_reads, run_id)
+        if not rows:
+            raise NotFound(f"no run '{run_id}'")
+        tasks: list[TaskSummary] = []
+        outputs: dict[str, dict[str, Any]] = {}
+        for row in rows:
+            task_id, kind, state, skip_reason, message, attempts, error_kind, name, value = row[_RUN_FIELDS:]
+            if task_id is None:  # a run without tasks: its one row
+                continue
+            if not tasks or tasks[-1].task_id != task_id:
+                outputs = {}
+                tasks.append(TaskSummary(task_id, kind, state, skip_reason, message, attempts, outputs, error_kind))
+            if name is not None:
+                outputs[name] = value
+        return _run_summary_of(rows[0][:_RUN_FIELDS]), tasks
 
     @_retried_on_disconnect
     def attempts(self, run_id: str, task_id: str) -> list[AttemptSummary]:
@@ -682,23 +712,128 @@ def _task_summaries(session: Session, run_id: str) -> list[TaskSummary]:
     ]
 
 
-def _summary(row: Run) -> RunSummary:
-    finished = _aware(row.finished_at) if row.finished_at else None
-    return RunSummary(
-        row.id,
-        row.pipeline_name,
-        row.state,
-        _aware(row.created_at),
-        finished,
-        dict(row.parameters),
-        row.error_kind,
-        row.message or "",
-        row.namespace,
-        row.experiment,
-        row.pipeline_digest,
-        row.idempotency_key,
-        bool(row.archived),
+_RUN_COLUMNS = (
+    Run.id,
+    Run.pipeline_name,
+    Run.state,
+    Run.created_at,
+    Run.finished_at,
+    Run.parameters,
+    Run.error_kind,
+    Run.message,
+    Run.namespace,
+    Run.experiment,
+    Run.pipeline_digest,
+    Run.idempotency_key,
+    Run.archived,
+)
+_RUN_FIELDS = len(_RUN_COLUMNS)
+_RUN_WITH_TASKS = (
+    select(
+        *_RUN_COLUMNS,
+        TaskRecord.task_id,
+        TaskRecord.kind,
+        TaskRecord.state.label("task_state"),
+        TaskRecord.skip_reason,
+        TaskRecord.message.label("task_message"),
+        TaskRecord.attempts,
+        TaskRecord.error_kind.label("task_error_kind"),
+        TaskOutput.name,
+        TaskOutput.value,
     )
+    .outerjoin(TaskRecord, TaskRecord.run_id == Run.id)
+    .outerjoin(TaskOutput, and_(TaskOutput.run_id == TaskRecord.run_id, TaskOutput.task_id == TaskRecord.task_id))
+    .where(Run.id == bindparam("run_id"))
+    .order_by(TaskRecord.task_id, TaskOutput.name)
+)
+"""A run's row once per output of each of its tasks (once for a task without outputs, once for a run without tasks), tasks
+in task_id order: SqlMetadataStore.run_with_tasks. Built once: the statement's compiled form is then cached."""
+
+
+class _DriverStatement:
+    """A SELECT with one bound parameter, compiled once for a dialect and run on the driver's own cursor, on a connection
+    of an engine's pool, its values then converted as SQLAlchemy's Result would (SQLite's times and JSON are text, say).
+    SQLAlchemy's Connection and Result cost several times what reading a run from SQLite does, and more than psycopg's
+    round trip to PostgreSQL. Driver errors are raised as Connection.execute raises them, a dropped connection
+    invalidated, so that _retried_on_disconnect runs the read again."""
+
+    def __init__(self, statement: Select[Any], engine: Engine) -> None:
+        dialect = engine.dialect
+        (self.parameter,) = statement.compile().params  # its one bound parameter's name
+        self.sql = str(statement.compile(dialect=dialect))
+        self.positional = dialect.positional
+        self.converters = [
+            (index, converter)
+            for index, column in enumerate(statement.selected_columns)
+            if (converter := column.type.dialect_impl(dialect).result_processor(dialect, None)) is not None
+        ]
+
+    def rows(self, engine: Engine, value: Any) -> list[list[Any]]:
+        dialect = engine.dialect
+        parameters: Any = (value,) if self.positional else {self.parameter: value}
+        connection = engine.raw_connection()
+        cursor = None
+        try:
+            cursor = connection.cursor()
+            cursor.execute(self.sql, parameters)
+            fetched = cursor.fetchall()
+        except dialect.loaded_dbapi.Error as error:
+            invalidated = dialect.is_disconnect(error, connection.dbapi_connection, cursor)
+            if invalidated:
+                connection.invalidate(error)
+            raise DBAPIError.instance(
+                self.sql, parameters, error, dialect.loaded_dbapi.Error, connection_invalidated=invalidated, dialect=dialect
+            ) from error
+        finally:
+            if cursor is not None and connection.is_valid:
+                cursor.close()
+            connection.close()  # back to the pool, which ends an implicit transaction (PyMySQL's) with a rollback
+        rows = []
+        for row in fetched:
+            values = list(row)
+            for index, converter in self.converters:
+                if values[index] is not None:
+                    values[index] = converter(values[index])
+            rows.append(values)
+        return rows
+
+
+def _run_summary_of(values: Sequence[Any]) -> RunSummary:
+    """A run's summary from the values of _RUN_COLUMNS, in their order (RunSummary's)."""
+    (
+        run_id,
+        pipeline_name,
+        state,
+        created_at,
+        finished_at,
+        parameters,
+        error_kind,
+        message,
+        namespace,
+        experiment,
+        pipeline_digest,
+        idempotency_key,
+        archived,
+    ) = values
+    return RunSummary(
+        run_id,
+        pipeline_name,
+        state,
+        _aware(created_at),
+        _aware(finished_at) if finished_at else None,
+        dict(parameters),
+        error_kind,
+        message or "",
+        namespace,
+        experiment,
+        pipeline_digest,
+        idempotency_key,
+        bool(archived),
+    )
+
+
+def _summary(row: Run) -> RunSummary:
+    return _run_summary_of([getattr(row, column.key) for column in _RUN_COLUMNS])
 
 
 def _aware(moment: datetime) -> datetime:
@@ -742,12 +877,12 @@ def _binding_json(binding: InputBinding) -> dict[str, Any]:
     return encoded
 
 
-def _engine(url: str) -> Engine:
+def _engine(url: str, **options: Any) -> Engine:
     if not url.startswith("sqlite"):
         # A server that does not answer is reported within seconds instead of hanging (psycopg and PyMySQL both take it).
         # No pool_pre_ping: it costs a round trip per transaction, and a connection the server dropped is already
         # handled by _retried_on_disconnect, which runs the whole transaction again (tests/stores/test_database_faults.py).
-        return create_engine(url, connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS})
+        return create_engine(url, connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS}, **options)
     engine = create_engine(url, connect_args={"timeout": 30})
 
     @event.listens_for(engine, "connect")
