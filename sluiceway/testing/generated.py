@@ -1,5 +1,6 @@
-"""Random valid pipelines for property tests (hypothesis): DAG shapes, value and artifact flows, conditions on
-generated values, loops over literal and upstream lists, and failures and retries at chosen points.
+"""Random valid pipelines for property tests (hypothesis): DAG shapes, value and artifact flows, conditions (If, Elif,
+Else) on generated values, loops over literal and upstream lists with Collected results, nested pipelines, exit
+handlers, and failures and retries at chosen points.
 
 A pipeline is drawn as a plan (plain frozen data, so hypothesis shrinks it to a small one) and built with the DSL:
 
@@ -72,16 +73,32 @@ class Loop:
 
 
 @dataclass(frozen=True)
+class Nested:
+    """A nested pipeline adding one to a value: its output is a new value."""
+
+    source: int
+
+
+@dataclass(frozen=True)
 class Condition:
-    """If value > threshold: the steps inside run (their values are seen only inside); Else: an add."""
+    """If value > threshold: the steps inside run (their values are seen only inside); Elif value > elif_threshold
+    (when given) and Else (when with_else): an add each."""
 
     source: int
     threshold: int
     inside: tuple[Step, ...]
+    elif_threshold: int | None
     with_else: bool
 
 
-Step = Union[Add, Flaky, Fail, ThroughArtifact, Loop, Condition]
+@dataclass(frozen=True)
+class Guarded:
+    """An exit handler around the steps inside (values seen only inside); its exit task reports how they ended."""
+
+    inside: tuple[Step, ...]
+
+
+Step = Union[Add, Flaky, Fail, ThroughArtifact, Loop, Nested, Condition, Guarded]
 
 
 @dataclass(frozen=True)
@@ -123,13 +140,29 @@ def _build(steps: tuple[Step, ...], values: list[Any]) -> None:
             with dsl.ParallelFor(items, parallelism=step.parallelism) as item:
                 added = c.add(left=item, right=_pick(values, step.addend))
             values.append(c.total(numbers=dsl.Collected(added.output)).output)
+        elif isinstance(step, Nested):
+            values.append(_plus_one()(n=_pick(values, step.source)).output)
+        elif isinstance(step, Guarded):
+            with dsl.ExitHandler(c.status_of()):
+                _build(step.inside, list(values))
         else:
             source = _pick(values, step.source)
             with dsl.If(source > step.threshold):
                 _build(step.inside, list(values))
+            if step.elif_threshold is not None:
+                with dsl.Elif(source > step.elif_threshold):
+                    c.add(left=source, right=step.elif_threshold)
             if step.with_else:
                 with dsl.Else():
                     c.add(left=source, right=step.threshold)
+
+
+def _plus_one() -> Any:
+    @dsl.pipeline(name="plus-one")
+    def plus_one(n: int) -> int:
+        return c.add(left=n, right=1).output
+
+    return plus_one
 
 
 def _index() -> st.SearchStrategy[int]:
@@ -139,6 +172,7 @@ def _index() -> st.SearchStrategy[int]:
 def _steps(depth: int) -> st.SearchStrategy[tuple[Step, ...]]:
     simple: list[st.SearchStrategy[Any]] = [
         st.builds(Add, _index(), _index()),
+        st.builds(Nested, _index()),
         st.builds(Flaky, _index(), st.integers(0, 2), st.integers(0, 2)),
         st.builds(Fail, _index()),
         st.builds(ThroughArtifact, _index()),
@@ -151,7 +185,9 @@ def _steps(depth: int) -> st.SearchStrategy[tuple[Step, ...]]:
         ),
     ]
     if depth > 0:
-        simple.append(st.builds(Condition, _index(), st.integers(-2, 12), _steps(depth - 1), st.booleans()))
+        inside = _steps(depth - 1)
+        simple.append(st.builds(Condition, _index(), st.integers(-2, 12), inside, st.none() | st.integers(-2, 12), st.booleans()))
+        simple.append(st.builds(Guarded, inside))
     return st.lists(st.one_of(simple), min_size=1, max_size=MAX_STEPS if depth == 2 else 3).map(tuple)
 
 

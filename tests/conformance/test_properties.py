@@ -75,7 +75,11 @@ def keep_as_regression(pipeline: ir.Pipeline) -> Path:
 @given(plan=plans())
 def test_a_generated_pipeline_gives_every_backend_the_local_outcome(plan: Plan, targets: list[Target]) -> None:
     pipeline = plan.pipeline()
-    found = disagreements(pipeline, targets)
+    try:
+        found = disagreements(pipeline, targets)
+    except Exception:  # a crash is a failure too: keep the pipeline that caused it
+        keep_as_regression(pipeline)
+        raise
     if found:
         path = keep_as_regression(pipeline)
         pytest.fail(f"saved as {path}:\n" + "\n".join(found))

@@ -147,3 +147,44 @@ def test_failures_before_any_attempt_and_of_groups_have_their_kinds():
     condition = next(i for i in report.tasks.values() if i.node.name.startswith("condition"))
     assert condition.error_kind == ErrorKind.CONDITION_ERROR and report.error_kind == ErrorKind.CONDITION_ERROR
     assert task_record(report.run_id, condition.id).error_kind == "ConditionError"
+
+
+@dsl.component
+def wait_then_give(seconds: float) -> int:
+    import time
+
+    time.sleep(seconds)
+    return 1
+
+
+@dsl.component
+def fail_soon() -> int:
+    raise RuntimeError("failing while the nested pipeline runs")
+
+
+@dsl.component
+def plus(n: int) -> int:
+    return n + 1
+
+
+@dsl.pipeline(name="inner-stopped")
+def inner_stopped() -> int:
+    return plus(n=wait_then_give(seconds=2.0).output).output
+
+
+@dsl.pipeline(name="nested-when-stopping")
+def nested_when_stopping() -> None:
+    plus(n=inner_stopped().output)
+    fail_soon()
+
+
+def test_a_nested_pipeline_whose_output_task_never_ran_has_no_output_and_the_run_fails_for_its_failure():
+    """GRP-5 (found by the property tests, where the engine crashed): the run stops while the nested pipeline waits
+    for its inner task; that task is skipped, so the nested pipeline's output is absent, and what reads it does not run."""
+    report = sluiceway.run(nested_when_stopping)
+    assert report.state == RunState.FAILED
+    assert report.message.startswith("task 'fail-soon' failed")
+    assert report.tasks["inner-stopped/plus"].skip_reason.value == "run_stopping"
+    assert report.tasks["inner-stopped"].state.value == "SUCCEEDED"
+    assert report.tasks["inner-stopped"].outputs == {}
+    assert report.tasks["plus"].state.value == "SKIPPED"

@@ -102,7 +102,9 @@ class FakeKubernetes:
 
     def _inform(self) -> None:
         """Hand every change to the controller and the kubelet, in order, as their informers would."""
-        cursor = 0
+        # From the store's version, not 0: waiting for a change after 0 returns at once (versions start at 1), so until
+        # the first write this loop would spin and starve every other thread of the interpreter.
+        cursor = self.store.resource_version
         while not self._stopping.is_set():
             for event in self.store.events_after(cursor):
                 cursor = event.rv

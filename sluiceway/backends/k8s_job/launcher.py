@@ -314,8 +314,9 @@ class JobAttempt:
         with self._lock:
             if self._following is not None or self._ended:
                 return
+            # Started under the lock: _keep_log joins this thread, which it cannot do before the thread has started.
             self._following = threading.Thread(target=self._follow_log, name=f"sluiceway-log-{self.name}", daemon=True)
-        self._following.start()
+            self._following.start()
 
     def job_ended(self, condition: str, reason: str, message: str) -> None:
         if self._claim():

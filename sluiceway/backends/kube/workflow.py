@@ -446,14 +446,24 @@ class WorkflowAttempt:
         phase = (pod.get("status") or {}).get("phase")
         with self._lock:
             self.pod_name = pod["metadata"]["name"]
-            follow = phase == "Running" and self._following is None and not self.ended
-            if follow:
+            if phase == "Running" and self._following is None and not self.ended:
+                # Started under the lock: news of the same pod comes from the watch and from `launch` at once, and
+                # `_end` joins this thread, which it cannot do before the thread has started.
                 self._following = threading.Thread(target=self._follow_log, name=f"log-{self.pod_name}", daemon=True)
-        if follow and self._following is not None:
-            self._following.start()
+                self._following.start()
         if phase in ("Succeeded", "Failed") or kind == "DELETED":
             gone = phase not in ("Succeeded", "Failed")
-            self.launcher._ending.submit(lambda: self._end(self._outcome(pod, gone=gone)))
+            self.launcher._ending.submit(self._end_with_outcome, pod, gone)
+
+    def _end_with_outcome(self, pod: dict[str, Any], gone: bool) -> None:
+        """On an outcome thread: an error working out the outcome ends the attempt Lost, saying so; an exception there
+        would otherwise vanish into the thread pool, and the engine wait for ever for an attempt already over."""
+        try:
+            outcome = self._outcome(pod, gone=gone)
+        except Exception as error:
+            log.warning("could not work out how %s ended: %s", self.pod_name, error, exc_info=True)
+            outcome = AttemptOutcome(end="lost", message=f"the pod {self.pod_name} ended, and its outcome could not be read: {error}")
+        self._end(outcome)
 
     def lost(self, message: str, *, began: bool = True) -> None:
         self._end(AttemptOutcome(end="lost", kind=ErrorKind.LOST, message=message, began=began))
@@ -467,7 +477,7 @@ class WorkflowAttempt:
         if timer is not None:
             timer.cancel()
         if following is not None and following is not threading.current_thread():
-            following.join(timeout=5)
+            following.join(timeout=5)  # the log's last lines, before the engine hears the attempt ended
         self.on_end(outcome)
 
     def _stopped_outcome(self, exit_code: int | None = None) -> AttemptOutcome:
