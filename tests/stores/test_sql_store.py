@@ -21,6 +21,7 @@ from sluiceway.stores.sql import SchemaVersionError, SqlMetadataStore, migration
 from sluiceway.stores.sql.listing import ListRequest
 from sluiceway.stores.sql.models import AttemptRow, Base, CacheEntry, LineageEvent, TaskOutput, TaskRecord
 from sluiceway.stores.sql.store import Conflict, NotFound
+from tests.databases import scratch_database
 
 
 @dsl.component
@@ -345,12 +346,16 @@ def test_a_run_is_read_with_its_tasks_in_one_statement(url):
     store.engine.dispose()
 
 
-def test_reading_a_run_is_retried_when_its_connection_was_dropped(url, caplog):
+def test_reading_a_run_is_retried_when_its_connection_was_dropped(caplog):
+    """On PostgreSQL (where run_with_tasks reads through an autocommit engine of its own): every connection dropped."""
+    with scratch_database("postgresql") as url:
+        _read_again_after_dropping_connections(url, caplog)
+
+
+def _read_again_after_dropping_connections(url, caplog):
     store = SqlMetadataStore(url, upgrade=True)
     store.create_run("r1", compiler.compile_pipeline(hello_pipeline), {})
     expected = store.run_with_tasks("r1")
-    if not url.startswith("postgresql"):
-        pytest.skip("drops a PostgreSQL server's connections")
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:  # every connection of the store's pools, as a failover or a restart drops them
         connection.execute(
