@@ -32,7 +32,7 @@ class AttemptOutcome(Record, frozen=True):
     """The ST-10 kind, when the launcher knows it better than `end` says (an attempt that could not start: LaunchFailed)."""
     began: bool = True
     """False when nothing ever ran the attempt: a workflow engine ended the run without creating its pod (it stopped
-    scheduling after a failure before Sluiceway's engine heard of it). The task never left PENDING (section 15)."""
+    scheduling after a failure before Sluiceway's engine heard of it). By ST-5 the task never became RUNNING."""
 
     @property
     def succeeded(self) -> bool:

@@ -548,7 +548,7 @@ class Engine:
             return
         instance.timed_out = outcome.end == "timed_out"
         if not outcome.began and self.stopping and instance.attempts == instance.retry_base + 1 and not instance.frame.exempt():
-            # FAIL-2: the run was stopping and the backend never ran the attempt (section 15: it was PENDING all along).
+            # FAIL-2: the run was stopping and the backend never ran the attempt (ST-5: no pod was created, so it never really started).
             instance.attempts -= 1
             self._set_task(instance, T.SKIPPED, SkipReason.RUN_STOPPING, "the run was stopping before the backend began the task")
             return

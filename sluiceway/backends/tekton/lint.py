@@ -42,6 +42,18 @@ def _problems(pipeline_run: dict[str, Any]) -> Iterator[str]:
         yield from _task_problems(task, results, finally_names, finally_task=True)
     yield from _cycle_problems(tasks)
     yield from _timeout_problems(spec.get("timeouts", {}))
+    yield from _task_run_name_problems(tasks, names)
+
+
+def _task_run_name_problems(tasks: list[dict[str, Any]], names: list[str]) -> Iterator[str]:
+    """Not the webhook's, the reconciler's: a matrixed task's TaskRuns are named PIPELINERUN-TASK-0, -1, ..., and a task
+    named TASK-N would have its TaskRun taken for one of them (its own never created, the run never ending)."""
+    for task in tasks:
+        if "matrix" not in task:
+            continue
+        taken = re.compile(rf"^{re.escape(task.get('name', ''))}-\d+$")
+        for other in sorted(name for name in names if taken.match(name)):
+            yield f"pipeline task '{other}' has the name of a TaskRun of matrixed task '{task.get('name')}'"
 
 
 def _task_problems(task: dict[str, Any], results: dict[str, set[str]], finally_names: set[str], *, finally_task: bool) -> Iterator[str]:

@@ -261,7 +261,9 @@ class _Renderer:
         return str(body["name"])
 
     def _task_body(self, task: ir.Task, place: _Place, *, finally_task: bool, handler: str | None = None) -> dict[str, Any]:
-        name = _task_name(f"{place.path}{task.name}")
+        # Tekton names a matrixed task's TaskRuns NAME-0, NAME-1, ...: "each" and a hash keep them from ever being
+        # another task's TaskRun name (a task `add-2` beside a loop whose body task is `add`).
+        name = _task_name(f"{place.path}{task.name}" + ("/each" if place.matrix is not None else ""))
         component = self.pipeline.components[task.component]
         settings = task.settings
         values = [spec.name for spec in component.outputs if not types.is_artifact(spec.type)]

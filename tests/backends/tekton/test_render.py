@@ -20,6 +20,7 @@ from sluiceway.backends.tekton import TektonRefusal, checked_pipeline_run, lint,
 from sluiceway.compiler import compile_pipeline, load_pipeline_from_file
 from sluiceway.core import ir
 from sluiceway.core.yaml_emitter import dumps
+from sluiceway.testing.generated import Add, Loop, Plan
 from tests.conftest import EXAMPLES, UPDATE_GOLDEN
 from tests.manifest_schemas import errors, tekton_schema
 
@@ -104,13 +105,14 @@ def test_a_loop_body_is_matrixed_over_the_iterations_and_skipped_by_when_if_empt
     """An empty matrix would skip the loop's dependants too (T: docs/matrix.md; [BS §2.4]); a `when` skip does not."""
     tasks = _tasks(checked_pipeline_run(examples["regional_sales"], SETTINGS))
     driver = next(name for name in tasks if name.startswith("for-loop-driver-"))
-    body = tasks["simulate-sales"]
+    (matrixed,) = [name for name in tasks if name.startswith("simulate-sales-each-")]
+    body = tasks[matrixed]
     assert body["matrix"] == {"params": [{"name": "iteration", "value": f"$(tasks.{driver}.results.iterations[*])"}]}
     assert body["when"] == [{"input": f"$(tasks.{driver}.results.empty)", "operator": "in", "values": ["false"]}]
     command = body["taskSpec"]["steps"][0]["command"]
     assert command[command.index("--instance") + 1] == "for-loop/$(params.iteration)/simulate-sales"
     assert command[command.index("--within") + 1] == "for-loop"
-    assert {"simulate-sales", driver} <= set(tasks["merge-sales"]["runAfter"])  # the loop as a whole
+    assert {matrixed, driver} <= set(tasks["merge-sales"]["runAfter"])  # the loop as a whole
 
 
 def test_exit_tasks_are_finally_tasks(examples: dict[str, ir.Pipeline]) -> None:
@@ -175,3 +177,15 @@ def test_the_linter_finds_bad_references_and_cycles(examples: dict[str, ir.Pipel
     assert any("in or notin" in p for p in problems)
     assert any("'Bad_Name': a name must be a DNS-1123 label" in p for p in problems)
     assert any("runAfter names 'missing'" in p for p in problems)
+
+
+def test_a_matrixed_task_is_named_so_its_task_runs_are_no_other_tasks() -> None:
+    """Tekton names a matrixed task's TaskRuns NAME-0, NAME-1, ...: beside a loop over `add`, a task `add-2` would have
+    its TaskRun taken for the loop's third (found by the property tests: the run never ended)."""
+    pipeline = Plan(seed=0, steps=(Loop(items=(1, 2, 3), count_of=0, addend=0, parallelism=0), Add(0, 0))).pipeline()
+    pipeline_run = checked_pipeline_run(pipeline, SETTINGS)
+    names = [task["name"] for task in pipeline_run["spec"]["pipelineSpec"]["tasks"]]
+    (matrixed,) = [task["name"] for task in pipeline_run["spec"]["pipelineSpec"]["tasks"] if "matrix" in task]
+    assert "add-2" in names and matrixed.startswith("add-each-")
+    pipeline_run["spec"]["pipelineSpec"]["tasks"][names.index(matrixed)]["name"] = "add"
+    assert "pipeline task 'add-2' has the name of a TaskRun of matrixed task 'add'" in lint(pipeline_run)
