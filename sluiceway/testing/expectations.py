@@ -130,11 +130,14 @@ def differences(want: dict[str, Any], got: dict[str, Any], *, timing: bool = Fal
 
     With `timing`, two runs of one pipeline are compared, and what FAIL-6 leaves to timing is no difference: whether a
     node independent of a failure had started before it. When both runs failed, a node SKIPPED `run_stopping` on
-    either side, or recorded on one side only (an iteration of a loop that never opened), is left out."""
+    either side, or recorded on one side only (an iteration of a loop that never opened), is left out, and so is a
+    nested pipeline around such a node (its outputs are its inner tasks')."""
     lines = []
     if want["state"] != got["state"]:
         lines.append(f"run: state {got['state']}, expected {want['state']}")
     left_out = {task_id for side in (want, got) for task_id, task in side["tasks"].items() if task["skip_reason"] == "run_stopping"}
+    # ...and the nested pipelines around them: their outputs are those inner tasks' (GRP-5), present or not by timing.
+    left_out |= {task_id.rsplit("/", depth)[0] for task_id in left_out for depth in range(1, task_id.count("/") + 1)}
     if timing and want["state"] == got["state"] == "FAILED":
         want_tasks = {k: v for k, v in want["tasks"].items() if k not in left_out and k in got["tasks"]}
         got_tasks = {k: v for k, v in got["tasks"].items() if k not in left_out and k in want["tasks"]}

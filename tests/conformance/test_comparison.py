@@ -44,3 +44,15 @@ def test_a_task_missing_from_a_run_that_did_not_fail_is_a_difference() -> None:
     local = {"state": "SUCCEEDED", "tasks": {"add": task("SUCCEEDED"), "for-loop/0/add": task("SUCCEEDED")}}
     other = {"state": "SUCCEEDED", "tasks": {"add": task("SUCCEEDED")}}
     assert differences(local, other, timing=True) == ["task 'for-loop/0/add': missing (expected SUCCEEDED)"]
+
+
+def test_a_nested_pipeline_whose_inner_task_ran_on_one_side_only_is_no_difference() -> None:
+    """GRP-5: a nested pipeline's outputs are its inner tasks'; whether they exist after a failure is timing (found by
+    the property tests)."""
+    local = {"state": "FAILED", "tasks": {"fail": FAILED_HERE, "inner": task("SUCCEEDED"), "inner/add": task("SKIPPED", "run_stopping")}}
+    other = {
+        "state": "FAILED",
+        "tasks": {"fail": FAILED_HERE, "inner": task("SUCCEEDED", Output="1"), "inner/add": task("SUCCEEDED", Output="1")},
+    }
+    assert differences(local, other, timing=True) == []
+    assert "task 'inner': values {'Output': '1'}, expected {}" in differences(local, other)
