@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .cases import CASES
+from .cases import CASES, Case
 from .suite import Result
 
 BUILT_IN_BACKENDS = ("local", "k8s_job", "argo", "tekton")
@@ -38,7 +38,7 @@ def read(document: str) -> dict[str, dict[str, str]]:
 
 def render(rows: dict[str, dict[str, str]], backends: Sequence[str] = BUILT_IN_BACKENDS) -> str:
     """The table, its rows in the cases' order (rows of features no case has are dropped; cells not known are '?')."""
-    order = [f"{case.feature} (`{case.name}`)" for case in CASES]
+    order = [row_label(case) for case in CASES]
     lines = [f"| {FEATURE} | " + " | ".join(backends) + " |", "|---" * (len(backends) + 1) + "|"]
     for feature in order:
         known = rows.get(feature, {})
@@ -46,8 +46,13 @@ def render(rows: dict[str, dict[str, str]], backends: Sequence[str] = BUILT_IN_B
     return "\n".join(lines)
 
 
+def row_label(case: Case) -> str:
+    """A case's row in the table: its feature, and its name to find it by."""
+    return f"{case.feature} (`{case.name}`)"
+
+
 def row_of(result: Result) -> str:
-    return f"{result.case.feature} (`{result.case.name}`)"
+    return row_label(result.case)
 
 
 def with_cell(document: str, result: Result) -> str:
